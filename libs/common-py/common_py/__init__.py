@@ -1,0 +1,1 @@
+"""Shared plumbing for every service (SPEC §2): settings, logs, bus, db, unit of work, storage."""

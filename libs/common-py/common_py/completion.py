@@ -1,0 +1,97 @@
+"""Exactly one `.completed` per (job, stage), with any number of replicas (SPEC §3).
+
+A stage records each asset it finished (done or failed) and the expected total from the `.batch`
+count events. Whoever finishes last, inside its own transaction, locks the job_stages row, sees
+`finished >= expected` and no completion yet, and writes the `.completed` event to the outbox.
+The row lock serialises the check, so two replicas can never both emit it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from common_py.uow import Transaction
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    expected: int | None
+    done: int
+    failed: int
+    completed: bool
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+
+async def _lock_stage(tx: Transaction, job_id: str, stage: str) -> None:
+    await tx.conn.execute(
+        "INSERT INTO job_stages (job_id, stage) VALUES ($1, $2) ON CONFLICT DO NOTHING", job_id, stage)
+    await tx.conn.execute(
+        "SELECT 1 FROM job_stages WHERE job_id = $1 AND stage = $2 FOR UPDATE", job_id, stage)
+
+
+async def set_expected(tx: Transaction, job_id: str, stage: str, expected: int) -> None:
+    await _lock_stage(tx, job_id, stage)
+    await tx.conn.execute(
+        "UPDATE job_stages SET expected = $3, updated_at = now() WHERE job_id = $1 AND stage = $2",
+        job_id, stage, expected)
+
+
+async def register_asset(tx: Transaction, job_id: str, stage: str, asset_id: str, *,
+                         local_path: str | None = None, mask_path: str | None = None,
+                         due_in_s: float | None = None) -> None:
+    """Note an asset as pending (the watermark path); keeps whatever is already recorded."""
+    await tx.conn.execute(
+        """INSERT INTO stage_assets (job_id, stage, asset_id, status, local_path, mask_path, due_at)
+           VALUES ($1, $2, $3, 'pending', $4, $5,
+                   CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6::float8) END)
+           ON CONFLICT (job_id, stage, asset_id) DO UPDATE SET
+               local_path = COALESCE(stage_assets.local_path, EXCLUDED.local_path),
+               mask_path = COALESCE(EXCLUDED.mask_path, stage_assets.mask_path)""",
+        job_id, stage, asset_id, local_path, mask_path, due_in_s)
+
+
+async def mark_asset(tx: Transaction, job_id: str, stage: str, asset_id: str,
+                     status: str = "done", detail: str | None = None) -> bool:
+    """Record an asset as finished; False if it was already finished (a duplicate)."""
+    if status not in ("done", "failed"):
+        raise ValueError(status)
+    row = await tx.conn.fetchrow(
+        """INSERT INTO stage_assets (job_id, stage, asset_id, status, detail) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (job_id, stage, asset_id) DO UPDATE SET status = EXCLUDED.status,
+               detail = EXCLUDED.detail, updated_at = now()
+           WHERE stage_assets.status = 'pending'
+           RETURNING 1""",
+        job_id, stage, asset_id, status, detail)
+    return row is not None
+
+
+async def progress(conn_or_tx, job_id: str, stage: str) -> StageProgress:
+    conn = getattr(conn_or_tx, "conn", conn_or_tx)
+    row = await conn.fetchrow(
+        """SELECT s.expected, s.completed_event_id IS NOT NULL AS completed,
+                  count(a.*) FILTER (WHERE a.status = 'done') AS done,
+                  count(a.*) FILTER (WHERE a.status = 'failed') AS failed
+           FROM (SELECT $1::text AS job_id, $2::text AS stage) k
+           LEFT JOIN job_stages s ON s.job_id = k.job_id AND s.stage = k.stage
+           LEFT JOIN stage_assets a ON a.job_id = k.job_id AND a.stage = k.stage
+           GROUP BY s.expected, s.completed_event_id""",
+        job_id, stage)
+    return StageProgress(row["expected"], row["done"], row["failed"], bool(row["completed"]))
+
+
+async def complete_if_done(tx: Transaction, job_id: str, stage: str, completed_key: str) -> bool:
+    """Emit `completed_key` once, when every expected asset is finished. Call it in the same
+    transaction that finished an asset or set the expected count."""
+    await _lock_stage(tx, job_id, stage)
+    state = await progress(tx, job_id, stage)
+    if state.completed or state.expected is None or state.finished < state.expected:
+        return False
+    event_id = await tx.emit(completed_key, {"job_id": job_id})
+    await tx.conn.execute(
+        "UPDATE job_stages SET completed_event_id = $3, completed_at = now(), updated_at = now() "
+        "WHERE job_id = $1 AND stage = $2", job_id, stage, uuid.UUID(event_id))
+    return True

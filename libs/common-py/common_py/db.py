@@ -1,0 +1,38 @@
+"""asyncpg pool with the pgvector and JSON codecs registered on every connection."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+
+class DatabaseNotReady(RuntimeError):
+    pass
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    try:
+        await register_vector(conn)
+    except ValueError as exc:  # raised when the `vector` type does not exist
+        raise DatabaseNotReady(
+            "the pgvector extension is missing in this database: run `make up` (it migrates) or "
+            "`make migrate`"
+        ) from exc
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+    )
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The same DSN for SQLAlchemy/Alembic (psycopg 3 driver)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if dsn.startswith(prefix):
+            return "postgresql+psycopg://" + dsn[len(prefix):]
+    return dsn

@@ -1,0 +1,66 @@
+"""Error codes: every failure that reaches a log line or a DLQ header says what it was and
+whether trying again can help (SPEC §10)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    # fatal: the same message will fail the same way; retrying wastes time
+    MALFORMED_MESSAGE = "MALFORMED_MESSAGE"
+    SCHEMA_INVALID = "SCHEMA_INVALID"
+    UNKNOWN_JOB = "UNKNOWN_JOB"
+    ASSET_MISSING = "ASSET_MISSING"
+    ASSET_CORRUPT = "ASSET_CORRUPT"
+    BAD_INPUT = "BAD_INPUT"
+    JOB_FAILED = "JOB_FAILED"
+    # retryable: the world may be different next time
+    DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+    TIMEOUT = "TIMEOUT"
+    INTERNAL = "INTERNAL"
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+_RETRYABLE = {ErrorCode.DEPENDENCY_UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.INTERNAL}
+
+
+class PipelineError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, code: ErrorCode | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def retryable(self) -> bool:
+        return self.code.retryable
+
+
+class RetryableError(PipelineError):
+    code = ErrorCode.DEPENDENCY_UNAVAILABLE
+
+
+class FatalError(PipelineError):
+    """Dead-letter the message at once: no retry can fix it."""
+
+    code = ErrorCode.BAD_INPUT
+
+    def __init__(self, message: str, code: ErrorCode | None = None):
+        super().__init__(message, code)
+        if self.code.retryable:
+            raise ValueError(f"{self.code} is retryable; a FatalError needs a fatal code")
+
+
+class JobFailed(FatalError):
+    """The job cannot proceed: dead-letter the message and publish ``job.failed``."""
+
+    code = ErrorCode.JOB_FAILED
+
+
+class AlreadyHandled(Exception):
+    """The event's inbox row exists: its effects are already committed."""

@@ -1,0 +1,95 @@
+"""Files under DATA_ROOT (SPEC §5 layout), written atomically.
+
+Every path that leaves this module (into Postgres or an event) is relative to DATA_ROOT, so the
+same rows work on the host and inside a container that mounts DATA_ROOT elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import IO, Iterator
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class UnsafePath(ValueError):
+    pass
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Ids become file names: refuse anything that could escape its folder."""
+    if not isinstance(value, str) or not _SAFE_ID.match(value) or value in {".", ".."}:
+        raise UnsafePath(f"{what} {value!r} is not a safe id (letters, digits, '.', '_', '-')")
+    return value
+
+
+class Storage:
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+
+    # -- layout (SPEC §5) -------------------------------------------------------------------
+    def product_image(self, product_id: str, img_id: str, ext: str = "jpg") -> str:
+        return f"products/{check_id(product_id, 'product_id')}/{check_id(img_id, 'img_id')}.{ext}"
+
+    def video_file(self, video_id: str, ext: str = "mp4") -> str:
+        return f"videos/{check_id(video_id, 'video_id')}/video.{ext}"
+
+    def frame(self, video_id: str, frame_id: str) -> str:
+        return f"videos/{check_id(video_id, 'video_id')}/frames/{check_id(frame_id, 'frame_id')}.jpg"
+
+    def product_mask(self, img_id: str) -> str:
+        return f"masks/products/{check_id(img_id, 'img_id')}.png"
+
+    def frame_mask(self, frame_id: str) -> str:
+        return f"masks/frames/{check_id(frame_id, 'frame_id')}.png"
+
+    def keypoints(self, asset_id: str) -> str:
+        return f"kp/{check_id(asset_id, 'asset_id')}.npz"
+
+    def evidence(self, match_id: str) -> str:
+        return f"evidence/{check_id(match_id, 'match_id')}.jpg"
+
+    # -- resolution ---------------------------------------------------------------------------
+    def resolve(self, rel: str | os.PathLike) -> Path:
+        """Absolute path of a DATA_ROOT-relative path; refuses paths that leave DATA_ROOT."""
+        rel_path = PurePosixPath(os.fspath(rel))
+        if rel_path.is_absolute() or ".." in rel_path.parts:
+            raise UnsafePath(f"{rel!s} is not a relative path under DATA_ROOT")
+        path = (self.root / rel_path).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise UnsafePath(f"{rel!s} resolves outside DATA_ROOT")
+        return path
+
+    def relative(self, path: Path | str) -> str:
+        return Path(path).resolve().relative_to(self.root).as_posix()
+
+    def exists(self, rel: str | None) -> bool:
+        return bool(rel) and self.resolve(rel).is_file()
+
+    # -- atomic writes ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def open_atomic(self, rel: str, mode: str = "wb") -> Iterator[IO]:
+        """Write to a temp file beside the target and rename it into place on success, so a
+        reader never sees half a file and a crash leaves no partial one behind."""
+        target = self.resolve(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, mode) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def write_bytes(self, rel: str, data: bytes) -> str:
+        with self.open_atomic(rel) as fh:
+            fh.write(data)
+        return rel

@@ -1,0 +1,241 @@
+"""The bus against the real RabbitMQ and the real Postgres: no mocks."""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from contracts import ContractError
+
+from common_py.bus import EventBus
+from common_py.errors import ErrorCode, FatalError, JobFailed
+from cp_helpers import create_job, drain_queue, publish_raw, wait_for
+
+
+def ready_payload(job_id, image_id="img1"):
+    return {"job_id": job_id, "product_id": "p1", "image_id": image_id, "local_path": f"products/p1/{image_id}.jpg"}
+
+
+@pytest.fixture
+async def bus_pair(bus_settings, db_pool):
+    """A consuming bus (service 'svc') and a producing bus ('producer')."""
+    consumer = EventBus(bus_settings, "svc", db_pool)
+    producer = EventBus(bus_settings, "producer", db_pool)
+    await producer.connect()
+    yield consumer, producer
+    await consumer.stop(grace_s=2)
+    await producer.stop(grace_s=0)
+
+
+async def test_round_trip_validates_and_delivers(bus_pair, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    seen = []
+
+    async def handler(event, ctx):
+        seen.append(event)
+
+    consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    event_id = await producer.publish("products.image.ready", ready_payload(job_id))
+    await wait_for(lambda: seen)
+    assert seen[0].routing_key == "products.image.ready"
+    assert seen[0].event_id == event_id and seen[0].job_id == job_id
+    assert seen[0].payload["local_path"] == "products/p1/img1.jpg"
+    assert seen[0].attempt == 1
+    # the inbox recorded it even though the handler opened no transaction itself
+    assert await db_pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(event_id)) == 1
+
+
+async def test_producer_refuses_an_invalid_payload(bus_pair, db_pool):
+    _, producer = bus_pair
+    with pytest.raises(ContractError) as err:
+        await producer.publish("products.image.ready", {"job_id": "j", "product_id": "p1"})
+    assert err.value.field == "image_id"
+
+
+async def test_schema_invalid_and_malformed_go_straight_to_dlq_while_good_ones_flow(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    handled = []
+
+    async def handler(event, ctx):
+        handled.append(event.payload["image_id"])
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    bad = dict(ready_payload(job_id), event_id=str(uuid.uuid4()))
+    del bad["local_path"]
+    await publish_raw(bus_settings.bus_broker, bus_settings.bus_exchange, "products.image.ready", bad)
+    await publish_raw(bus_settings.bus_broker, bus_settings.bus_exchange, "products.image.ready", b"{not json")
+    await producer.publish("products.image.ready", ready_payload(job_id, "good1"))
+    await producer.publish("products.image.ready", ready_payload(job_id, "good2"))
+    await wait_for(lambda: len(handled) == 2)
+    dead = await drain_queue(bus_settings.bus_broker, sub.dlq)
+    codes = sorted(m.headers["x-error-code"] for m in dead)
+    assert codes == ["MALFORMED_MESSAGE", "SCHEMA_INVALID"]
+    schema_msg = next(m for m in dead if m.headers["x-error-code"] == "SCHEMA_INVALID")
+    assert "local_path" in schema_msg.headers["x-error"] and schema_msg.headers["x-attempts"] == 1
+    assert json.loads(schema_msg.body)["image_id"] == "img1"  # the original body is kept
+    assert sorted(handled) == ["good1", "good2"]
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_and_others_keep_flowing(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    attempts: dict[str, list[int]] = {}
+
+    async def handler(event, ctx):
+        image_id = event.payload["image_id"]
+        attempts.setdefault(image_id, []).append(event.attempt)
+        if image_id == "poison":
+            raise RuntimeError("model exploded")
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    await producer.publish("products.image.ready", ready_payload(job_id, "poison"))
+    for i in range(5):
+        await producer.publish("products.image.ready", ready_payload(job_id, f"ok{i}"))
+    dead = await wait_for(lambda: drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2), timeout=20)
+    assert attempts["poison"] == [1, 2, 3]  # BUS_MAX_ATTEMPTS attempts, no more
+    assert dead[0].headers["x-attempts"] == 3
+    assert dead[0].headers["x-error-code"] == "INTERNAL" and dead[0].headers["x-retryable"] is True
+    assert "model exploded" in dead[0].headers["x-error"]
+    assert all(attempts[f"ok{i}"] == [1] for i in range(5))
+
+
+async def test_fatal_error_skips_retries(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    calls = []
+
+    async def handler(event, ctx):
+        calls.append(event.attempt)
+        raise FatalError("image is corrupt", ErrorCode.ASSET_CORRUPT)
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    await producer.publish("products.image.ready", ready_payload(job_id))
+    dead = await wait_for(lambda: drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2))
+    assert calls == [1]
+    assert dead[0].headers["x-error-code"] == "ASSET_CORRUPT" and dead[0].headers["x-retryable"] is False
+
+
+async def test_unknown_job_is_dead_lettered(bus_pair, bus_settings):
+    consumer, producer = bus_pair
+    calls = []
+
+    async def handler(event, ctx):
+        calls.append(event)
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    await producer.publish("products.image.ready", ready_payload("no-such-job"))
+    dead = await wait_for(lambda: drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2))
+    assert dead[0].headers["x-error-code"] == "UNKNOWN_JOB" and not calls
+
+
+async def test_job_failed_error_emits_job_failed(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    failures = []
+
+    async def on_request(event, ctx):
+        raise JobFailed("no source is configured for platform 'youtube'")
+
+    async def on_failed(event, ctx):
+        failures.append(event.payload)
+
+    consumer.subscribe("videos.search.request", on_request)
+    watcher = EventBus(bus_settings, "watcher", db_pool)
+    watcher.subscribe("job.failed", on_failed)
+    await consumer.start()
+    await watcher.start()
+    try:
+        await producer.publish("videos.search.request", {"job_id": job_id, "industry": "x", "queries": ["x"],
+                                                         "platforms": ["youtube"], "recency_days": 30})
+        await wait_for(lambda: failures)
+    finally:
+        await watcher.stop(grace_s=1)
+    assert failures[0]["job_id"] == job_id and failures[0]["service"] == "svc"
+    assert failures[0]["error_code"] == "JOB_FAILED" and "youtube" in failures[0]["reason"]
+
+
+async def test_duplicate_event_has_one_effect(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    await db_pool.execute("CREATE TABLE IF NOT EXISTS t_effects (job_id text, image_id text)")
+    calls = []
+
+    async def handler(event, ctx):
+        calls.append(1)
+        async with ctx.transaction() as tx:
+            await tx.conn.execute("INSERT INTO t_effects VALUES ($1, $2)", event.job_id, event.payload["image_id"])
+
+    consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    payload = dict(ready_payload(job_id, "dup"), event_id=str(uuid.uuid4()))
+    for _ in range(3):  # the same event three times, concurrently in flight
+        await publish_raw(bus_settings.bus_broker, bus_settings.bus_exchange, "products.image.ready", payload)
+    await wait_for(lambda: db_pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1",
+                                            uuid.UUID(payload["event_id"])))
+    await asyncio.sleep(0.5)
+    assert await db_pool.fetchval("SELECT count(*) FROM t_effects WHERE job_id = $1", job_id) == 1
+
+
+async def test_events_emitted_in_a_handler_are_published_after_commit_only(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    got = []
+
+    async def handler(event, ctx):
+        async with ctx.transaction() as tx:
+            await tx.emit("products.image.masked", {"job_id": event.job_id, "image_id": event.payload["image_id"],
+                                                    "mask_path": "masks/products/x.png"})
+            if event.payload["image_id"] == "rollback":
+                raise FatalError("fails after emitting: the event must not go out")
+
+    async def downstream(event, ctx):
+        got.append(event.payload["image_id"])
+
+    consumer.subscribe("products.image.ready", handler)
+    sink = EventBus(bus_settings, "sink", db_pool)
+    sink.subscribe("products.image.masked", downstream)
+    await sink.start()
+    await consumer.start()
+    try:
+        await producer.publish("products.image.ready", ready_payload(job_id, "rollback"))
+        await producer.publish("products.image.ready", ready_payload(job_id, "keep"))
+        await wait_for(lambda: got)
+        await asyncio.sleep(0.5)
+    finally:
+        await sink.stop(grace_s=1)
+    assert got == ["keep"]
+    assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE job_id = $1 AND published_at IS NULL", job_id) == 0
+
+
+async def test_outbox_relay_publishes_what_a_crash_left_behind(bus_settings, db_pool):
+    from common_py.uow import UnitOfWork
+
+    job_id = await create_job(db_pool)
+    # A unit of work whose after-commit publish never happens (the process "died" right after commit).
+    uow = UnitOfWork(db_pool, publish_after_commit=None)
+    async with uow.begin() as tx:
+        event_id = await tx.emit("products.collections.completed", {"job_id": job_id})
+    got = []
+
+    async def downstream(event, ctx):
+        got.append(event.event_id)
+
+    sink = EventBus(bus_settings, "sink", db_pool)
+    sink.subscribe("products.collections.completed", downstream)
+    await sink.start()
+    try:
+        assert await sink.relay_outbox_once(older_than_s=0) >= 1
+        await wait_for(lambda: got)
+    finally:
+        await sink.stop(grace_s=1)
+    assert got == [event_id]
+    assert await db_pool.fetchval("SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1",
+                                  uuid.UUID(event_id))
