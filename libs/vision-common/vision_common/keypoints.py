@@ -1,0 +1,141 @@
+"""Local features: RootSIFT and AKAZE, mask-aware, stored as one ``.npz`` per asset.
+
+Coordinates are always stored in the *original* image's pixels, whatever scale the detector ran
+at, so a homography estimated from them maps catalog pixels to keyframe pixels directly.
+
+Detection runs on gray + CLAHE (store lighting), inside the product mask grown by a few percent
+(keypoints on the product's outline carry the shape; a mask that is a bit tight must not cut them).
+Small images are upscaled first: the 198 px catalog images here give SIFT too few octaves on
+the print at native size (MODELS.md baseline: catalog upscaled 2x).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+from .image_io import read_npz, write_npz
+from .normalize import clahe_gray
+
+METHODS = ("sift", "akaze")
+
+
+@dataclass
+class Features:
+    method: str
+    xy: np.ndarray  # (N, 2) float32, original-image pixels
+    desc: np.ndarray  # (N, 128) float32 RootSIFT, or (N, 61) uint8 AKAZE
+    size: np.ndarray  # (N,) float32 keypoint diameter in original pixels
+    angle: np.ndarray  # (N,) float32 degrees
+
+    def __len__(self) -> int:
+        return int(self.xy.shape[0])
+
+    @property
+    def binary(self) -> bool:
+        return self.desc.dtype == np.uint8
+
+
+@dataclass
+class FeatureSet:
+    """Everything stored for one asset: features per method plus extra arrays (thumbnails ...)."""
+
+    image_shape: tuple[int, int]
+    features: dict[str, Features] = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def empty_features(method: str) -> Features:
+    d = np.zeros((0, 61), np.uint8) if method == "akaze" else np.zeros((0, 128), np.float32)
+    z = np.zeros((0,), np.float32)
+    return Features(method, np.zeros((0, 2), np.float32), d, z, z.copy())
+
+
+def root_sift(desc: np.ndarray) -> np.ndarray:
+    """RootSIFT (Arandjelovic & Zisserman 2012): L1-normalise then sqrt; L2 on it = Hellinger."""
+    d = desc.astype(np.float32)
+    d /= np.maximum(d.sum(axis=1, keepdims=True), 1e-7)
+    return np.sqrt(d)
+
+
+def _detector(method: str, max_features: int):
+    if method == "sift":
+        return cv2.SIFT_create(nfeatures=max_features, contrastThreshold=0.02)
+    if method == "akaze":
+        # a low threshold: product prints are low-contrast after CLAHE on small images
+        return cv2.AKAZE_create(threshold=0.0005)
+    raise ValueError(f"unknown keypoint method {method!r} (one of {METHODS})")
+
+
+def detection_scale(shape: tuple[int, int], target_side: int) -> float:
+    return max(1.0, target_side / float(max(shape[:2])))
+
+
+def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
+            max_features: int = 1500, target_side: int = 400) -> Features:
+    """Detect + describe one method's keypoints inside ``mask`` (None = whole image)."""
+    if image is None or image.size == 0:
+        raise ImageError("empty image")
+    s = detection_scale(image.shape, target_side)
+    gray = clahe_gray(image)
+    if s > 1.0:
+        gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
+    m = None
+    if mask is not None:
+        grow = max(3, int(0.03 * max(mask.shape[:2]))) | 1
+        m = cv2.dilate(mask, np.ones((grow, grow), np.uint8))
+        if m.shape[:2] != gray.shape[:2]:
+            m = cv2.resize(m, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)
+    det = _detector(method, max_features)
+    kps, desc = det.detectAndCompute(gray, m)
+    if desc is None or not kps:
+        return empty_features(method)
+    if method == "akaze" and len(kps) > max_features:
+        order = np.argsort([-k.response for k in kps])[:max_features]
+        kps, desc = [kps[i] for i in order], desc[order]
+    xy = np.array([k.pt for k in kps], np.float32) / s
+    size = np.array([k.size for k in kps], np.float32) / s
+    angle = np.array([k.angle for k in kps], np.float32)
+    if method == "sift":
+        desc = root_sift(desc)
+    return Features(method, xy, np.ascontiguousarray(desc), size, angle)
+
+
+def extract_all(image: np.ndarray, mask: np.ndarray | None, methods: str | list[str] = "sift",
+                max_features: int = 1500, target_side: int = 400) -> dict[str, Features]:
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    return {m: extract(image, mask, m, max_features, target_side) for m in methods}
+
+
+def save_features(path: str | os.PathLike, fs: FeatureSet) -> None:
+    """Write a ``FeatureSet`` as one compressed ``.npz`` (atomic)."""
+    arrays: dict[str, np.ndarray] = {"image_shape": np.array(fs.image_shape[:2], np.int32),
+                                     "methods": np.array(list(fs.features), dtype="U16")}
+    for m, f in fs.features.items():
+        # RootSIFT values are in [0, 1]: float16 halves the blob with no effect on matching
+        desc = f.desc.astype(np.float16) if not f.binary else f.desc
+        arrays.update({f"{m}__xy": f.xy, f"{m}__desc": desc, f"{m}__size": f.size, f"{m}__angle": f.angle})
+    for k, v in fs.extra.items():
+        if "__" in k or k in ("image_shape", "methods"):
+            raise ValueError(f"reserved extra key {k!r}")
+        arrays[k] = v
+    write_npz(path, **arrays)
+
+
+def load_features(path: str | os.PathLike) -> FeatureSet:
+    z = read_npz(path)
+    try:
+        fs = FeatureSet(tuple(int(v) for v in z["image_shape"]))
+        for m in z["methods"].tolist():
+            desc = z[f"{m}__desc"]
+            fs.features[m] = Features(m, z[f"{m}__xy"].astype(np.float32),
+                                      desc if desc.dtype == np.uint8 else desc.astype(np.float32),
+                                      z[f"{m}__size"], z[f"{m}__angle"])
+    except KeyError as exc:
+        raise ImageError(f"{path}: not a feature file of this format (missing {exc})") from exc
+    fs.extra = {k: v for k, v in z.items() if "__" not in k and k not in ("image_shape", "methods")}
+    return fs

@@ -1,0 +1,108 @@
+"""Descriptor matching (Lowe ratio test) and robust homography (OpenCV USAC / MAGSAC++)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .keypoints import Features
+
+
+@dataclass
+class Correspondences:
+    idx_a: np.ndarray  # indices into features A
+    idx_b: np.ndarray
+    ratio: np.ndarray  # best / second-best distance (lower = more distinctive)
+
+    def __len__(self) -> int:
+        return int(self.idx_a.shape[0])
+
+
+def ratio_match(a: Features, b: Features, ratio: float = 0.8, mutual: bool = False) -> Correspondences:
+    """Nearest neighbour of each A descriptor in B, kept when d1 < ratio * d2 (Lowe)."""
+    empty = Correspondences(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    if len(a) < 2 or len(b) < 2:
+        return empty
+    norm = cv2.NORM_HAMMING if a.binary else cv2.NORM_L2
+    bf = cv2.BFMatcher(norm)
+    knn = bf.knnMatch(a.desc, b.desc, k=2)
+    ia, ib, r = [], [], []
+    for pair in knn:
+        if len(pair) < 2:
+            continue
+        m, n = pair
+        if m.distance < ratio * n.distance:
+            ia.append(m.queryIdx)
+            ib.append(m.trainIdx)
+            r.append(m.distance / max(n.distance, 1e-6))
+    if not ia:
+        return empty
+    c = Correspondences(np.array(ia, np.int32), np.array(ib, np.int32), np.array(r, np.float32))
+    if mutual:
+        back = bf.match(b.desc, a.desc)
+        best_a_for_b = {m.queryIdx: m.trainIdx for m in back}
+        keep = np.array([best_a_for_b.get(j, -1) == i for i, j in zip(c.idx_a, c.idx_b)])
+        c = Correspondences(c.idx_a[keep], c.idx_b[keep], c.ratio[keep])
+    return c
+
+
+_METHODS = {"magsac": cv2.USAC_MAGSAC, "usac": cv2.USAC_DEFAULT, "ransac": cv2.RANSAC}
+
+
+def find_homography(pts_a: np.ndarray, pts_b: np.ndarray, method: str = "magsac", thresh: float = 4.0,
+                    confidence: float = 0.999, max_iters: int = 2000) -> tuple[np.ndarray | None, np.ndarray]:
+    """Homography A->B and the inlier mask (bool, len = #points); (None, all False) on failure."""
+    n = len(pts_a)
+    none = (None, np.zeros(n, bool))
+    if n < 4:
+        return none
+    try:
+        H, mask = cv2.findHomography(pts_a.reshape(-1, 1, 2).astype(np.float32),
+                                     pts_b.reshape(-1, 1, 2).astype(np.float32),
+                                     _METHODS[method], thresh, maxIters=max_iters, confidence=confidence)
+    except cv2.error:
+        return none
+    if H is None or mask is None or not np.isfinite(H).all():
+        return none
+    return H, mask.ravel().astype(bool)
+
+
+def project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return cv2.perspectiveTransform(pts.reshape(-1, 1, 2).astype(np.float64), H).reshape(-1, 2)
+
+
+def homography_is_plausible(H: np.ndarray, box_a: tuple[float, float, float, float],
+                            min_area_ratio: float = 0.02, max_area_ratio: float = 50.0,
+                            max_aspect_change: float = 4.0) -> bool:
+    """Reject degenerate fits: a flipped, collapsed, exploded or wildly sheared product outline.
+
+    ``box_a`` is (x0, y0, x1, y1) of the product in image A; its projection must stay a convex,
+    same-orientation quadrilateral of reasonable size and aspect. A picture of a carton seen from
+    another angle passes; a fit to a handful of collinear or repeated-texture matches does not.
+    """
+    if H is None:
+        return False
+    x0, y0, x1, y1 = box_a
+    quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    q = project(H, quad)
+    if not np.isfinite(q).all():
+        return False
+    # convex and not mirrored: all cross products of consecutive edges positive (image coords)
+    cross = []
+    for i in range(4):
+        e1, e2 = q[(i + 1) % 4] - q[i], q[(i + 2) % 4] - q[(i + 1) % 4]
+        cross.append(e1[0] * e2[1] - e1[1] * e2[0])
+    if min(cross) <= 0:
+        return False
+    area_a = (x1 - x0) * (y1 - y0)
+    area_b = 0.5 * abs(np.dot(q[:, 0], np.roll(q[:, 1], 1)) - np.dot(q[:, 1], np.roll(q[:, 0], 1)))
+    if area_a <= 0 or not (min_area_ratio <= area_b / area_a <= max_area_ratio):
+        return False
+    wa, ha = x1 - x0, y1 - y0
+    wb = 0.5 * (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3]))
+    hb = 0.5 * (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1]))
+    if wb <= 0 or hb <= 0:
+        return False
+    change = (wb / hb) / (wa / ha)
+    return 1.0 / max_aspect_change <= change <= max_aspect_change

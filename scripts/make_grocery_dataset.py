@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Build a matcher benchmark dataset (SPEC §8 local layout) from the Grocery Store Dataset.
+
+  catalog.json   the packaged products' iconic images (one clean image per product, like a
+                 listing), except HELD_OUT: those products stay out of the catalog, so their
+                 in-store photos are hard negatives (each has a sibling in the catalog that
+                 differs by a colour band, a word or a picture).
+  videos/*.mp4   short clips (mp4v, 10 fps, 360x360) assembled from the split's in-store photos:
+                 each clip has 3-6 shots with slow camera motion (zoom, pan, slight roll, light
+                 change, sometimes a blurred start or a cross-fade), showing 0-3 catalog products
+                 (one or two shots each, different photos), plus distractor shots: produce
+                 (fruit/vegetables) and held-out packages.
+  truth.json     {"matches": [{product_id, video_id}]} plus, for diagnostics, "shots": the
+                 shot timeline of every clip with its photo and class.
+
+Every photo is used at most once per dataset; the same --seed gives the same dataset. Images
+are read from ../shared/datasets/grocery (or --grocery) and written only under OUT: never
+commit OUT (put it under data/, which git ignores, or outside the repo).
+
+Examples:
+  python scripts/make_grocery_dataset.py --split train data/bench/grocery-train
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val --videos 30
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Siblings left out of the catalog (their photos become hard negatives). Each has a near-twin in
+# the catalog: Arla Standard (red) vs Arla Medium-Fat (green), Garant Standard vs Medium-Fat,
+# God Morgon Orange & Red Grapefruit vs Orange / Red Grapefruit, Yoggi Vanilla vs Strawberry,
+# Alpro Vanilla vs Blueberry. All five have photos in both train and val.
+HELD_OUT = (
+    "Arla-Standard-Milk",
+    "Garant-Ecological-Standard-Milk",
+    "God-Morgon-Orange-Red-Grapefruit-Juice",
+    "Yoggi-Vanilla-Yoghurt",
+    "Alpro-Vanilla-Soyghurt",
+)
+SIZE = 360
+FPS = 10
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def default_grocery() -> Path:
+    env = os.environ.get("SHARED_DIR")
+    base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+    return base / "datasets" / "grocery"
+
+
+def read_split(grocery: Path, split: str) -> tuple[dict[str, list[str]], list[str]]:
+    """Photos per packaged class, and the produce photos, of one split."""
+    packages: dict[str, list[str]] = defaultdict(list)
+    produce: list[str] = []
+    for line in (grocery / f"{split}.txt").read_text().splitlines():
+        if not line.strip():
+            continue
+        rel = line.split(",")[0].strip()
+        parts = rel.split("/")
+        if parts[1] == "Packages":
+            packages[parts[3]].append(rel)
+        else:
+            produce.append(rel)
+    return packages, produce
+
+
+def iconic_products(grocery: Path) -> list[dict]:
+    out = []
+    for line in (grocery / "classes.csv").read_text().splitlines()[1:]:
+        cols = line.split(",")
+        if "/Packages/" not in cols[4]:
+            continue
+        out.append({"name": cols[0], "coarse": cols[2], "iconic": cols[4].lstrip("/")})
+    return out
+
+
+class Camera:
+    """Slow camera motion over one photo: interpolated crop window, roll and gain."""
+
+    def __init__(self, rng: random.Random, duration: float):
+        self.n = max(2, int(round(duration * FPS)))
+        z0, z1 = rng.uniform(0.78, 1.0), rng.uniform(0.78, 1.0)
+        self.zoom = (z0, z1)
+        self.center = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(2)]
+        self.roll = (rng.uniform(-4, 4), rng.uniform(-4, 4))
+        self.gain = (rng.uniform(0.85, 1.15), rng.uniform(0.85, 1.15))
+        self.blur_start = rng.random() < 0.3  # a fast pan into the shot
+
+    def frames(self, photo: np.ndarray):
+        h, w = photo.shape[:2]
+        for i in range(self.n):
+            t = i / (self.n - 1)
+            t = t * t * (3 - 2 * t)  # ease in/out
+            z = self.zoom[0] + (self.zoom[1] - self.zoom[0]) * t
+            cx = self.center[0][0] + (self.center[1][0] - self.center[0][0]) * t
+            cy = self.center[0][1] + (self.center[1][1] - self.center[0][1]) * t
+            side = z * min(h, w)
+            x0 = (w - side) / 2 * (1 + cx)
+            y0 = (h - side) / 2 * (1 + cy)
+            ang = self.roll[0] + (self.roll[1] - self.roll[0]) * t
+            s = SIZE / side
+            M = cv2.getRotationMatrix2D((x0 + side / 2, y0 + side / 2), ang, s)
+            M[0, 2] += SIZE / 2 - (x0 + side / 2)
+            M[1, 2] += SIZE / 2 - (y0 + side / 2)
+            f = cv2.warpAffine(photo, M, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            g = self.gain[0] + (self.gain[1] - self.gain[0]) * t
+            f = cv2.convertScaleAbs(f, alpha=g)
+            if self.blur_start and i < 3:
+                k = np.zeros((1, 15 - 4 * i), np.float32)
+                k[:] = 1.0 / k.size
+                f = cv2.filter2D(f, -1, k)
+            yield f
+
+
+def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int) -> dict:
+    rng = random.Random(f"{seed}-{split}")
+    packages, produce = read_split(grocery, split)
+    products = iconic_products(grocery)
+    names = {p["name"] for p in products}
+    missing = set(HELD_OUT) - names
+    if missing:
+        raise SystemExit(f"held-out classes not in classes.csv: {missing}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "videos").mkdir(exist_ok=True)
+    catalog = []
+    for p in products:
+        if p["name"] in HELD_OUT:
+            continue
+        pid = slug(p["name"])
+        dst = out / "catalog" / pid / "0.jpg"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(grocery / p["iconic"], dst)
+        catalog.append({"product_id": pid, "src": "local", "title": p["name"].replace("-", " "),
+                        "brand": p["name"].split("-")[0], "url": f"local://grocery/{pid}",
+                        "keywords": ["grocery", p["coarse"].lower()],
+                        "images": [f"catalog/{pid}/0.jpg"]})
+    in_catalog = {slug(p["name"]) for p in products if p["name"] not in HELD_OUT}
+
+    pools = {k: rng.sample(v, len(v)) for k, v in sorted(packages.items())}
+    cat_classes = sorted(k for k in pools if k not in HELD_OUT)
+    held = [ph for k in sorted(pools) if k in HELD_OUT for ph in pools[k]]
+    rng.shuffle(held)
+    prod_pool = rng.sample(produce, len(produce))
+
+    videos, matches, shots_all = [], [], []
+    for vi in range(n_videos):
+        available = [c for c in cat_classes if pools[c]]
+        n_cat = rng.choices([0, 1, 2, 3], weights=[0.2, 0.35, 0.3, 0.15])[0]
+        # prefer classes with many photos left so the split's photos are spread over the clips
+        available.sort(key=lambda c: -len(pools[c]) + rng.random())
+        chosen = available[:n_cat]
+        shots = []
+        for c in chosen:
+            k = 2 if (len(pools[c]) >= 2 and rng.random() < 0.5) else 1
+            for _ in range(k):
+                shots.append((pools[c].pop(), c, True))
+        n_dis = rng.randint(1, 2) + max(0, 3 - len(shots) - 2)
+        for _ in range(n_dis):
+            if held and rng.random() < 0.5:
+                ph = held.pop()
+                shots.append((ph, ph.split("/")[3], False))
+            elif prod_pool:
+                ph = prod_pool.pop()
+                shots.append((ph, "produce:" + ph.split("/")[-2], False))
+        while len(shots) < 3 and prod_pool:
+            ph = prod_pool.pop()
+            shots.append((ph, "produce:" + ph.split("/")[-2], False))
+        if not shots:
+            break
+        rng.shuffle(shots)
+        vid = f"{split}-{vi:03d}"
+        path = out / "videos" / f"{vid}.mp4"
+        tmp = path.with_name(f".{path.name}.tmp.mp4")
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
+        if not writer.isOpened():
+            raise SystemExit("cv2.VideoWriter(mp4v) failed to open")
+        n_frames, prev_last, timeline = 0, None, []
+        for si, (photo, label, cat) in enumerate(shots):
+            img = cv2.imread(str(grocery / photo))
+            cam = Camera(rng, rng.uniform(1.6, 3.0))
+            frames = list(cam.frames(img))
+            start = n_frames / FPS
+            if prev_last is not None and rng.random() < 0.25:  # 3-frame cross-fade into this shot
+                for a in (0.25, 0.5, 0.75):
+                    writer.write(cv2.addWeighted(prev_last, 1 - a, frames[0], a, 0))
+                    n_frames += 1
+            for f in frames:
+                writer.write(f)
+                n_frames += 1
+            prev_last = frames[-1]
+            entry = {"video_id": vid, "shot": si, "start": round(start, 3), "end": round(n_frames / FPS, 3),
+                     "photo": photo, "class": label,
+                     "product_id": slug(label) if cat else None,
+                     "in_catalog": bool(cat)}
+            timeline.append(entry)
+        writer.release()
+        os.replace(tmp, path)
+        shots_all.extend(timeline)
+        videos.append({"video_id": vid, "platform": "local", "title": f"Grocery clip {vid}",
+                       "url": f"local://grocery/{vid}", "keywords": ["grocery"],
+                       "path": f"videos/{vid}.mp4", "published_at": "2026-01-01T00:00:00Z",
+                       "duration_s": round(n_frames / FPS, 2)})
+        for c in dict.fromkeys(c for _, c, cat in shots if cat):
+            assert slug(c) in in_catalog
+            matches.append({"product_id": slug(c), "video_id": vid})
+
+    (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
+    (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
+    meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE}
+    (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
+    return {"products": len(catalog), "videos": len(videos), "pairs": len(matches),
+            "shots": len(shots_all), "out": str(out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, help="output folder (outside git, or under data/)")
+    ap.add_argument("--split", choices=["train", "val"], required=True,
+                    help="which photos of the grocery dataset to use (tune on train, check on val)")
+    ap.add_argument("--videos", type=int, default=None,
+                    help="number of clips (default: 80 for train, 30 for val; fewer if photos run out)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dataset)")
+    ap.add_argument("--grocery", type=Path, default=None,
+                    help="grocery dataset folder (default: $SHARED_DIR/datasets/grocery or ../shared/...)")
+    args = ap.parse_args(argv)
+    grocery = args.grocery or default_grocery()
+    if not (grocery / "classes.csv").is_file():
+        print(f"grocery dataset not found at {grocery} (set --grocery or SHARED_DIR)", file=sys.stderr)
+        return 2
+    n = args.videos if args.videos is not None else (80 if args.split == "train" else 30)
+    print(json.dumps(build(args.split, args.out, grocery, n, args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
