@@ -20,6 +20,7 @@ _service = "unknown"
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = _service
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of message
         if not hasattr(record, "job_id"):
             record.job_id = _job_id.get()
         if not hasattr(record, "event_id"):

@@ -1,12 +1,13 @@
 """Settings shared by every service, read from the environment (pydantic-settings).
 
-Precedence: real environment variables, then ``data/run/stack.env`` (written by ``make up`` with
-the addresses of the infrastructure it found or started), then ``.env``. Services subclass
+Precedence: real environment variables, then ``$DATA_ROOT/run/stack.env`` (written by ``make up``
+with the addresses of the infrastructure it found or started), then ``.env``. Services subclass
 ``CommonSettings`` in their ``config_loader.py`` to add their own fields.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -15,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=(".env", "data/run/stack.env"), env_file_encoding="utf-8", extra="ignore"
+        env_file=(".env", os.path.join(os.environ.get("DATA_ROOT", "data"), "run", "stack.env")),
+        env_file_encoding="utf-8", extra="ignore",
     )
 
     postgres_dsn: str = Field(

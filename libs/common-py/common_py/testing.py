@@ -98,3 +98,143 @@ async def delete_test_topology(settings: CommonSettings) -> None:
         await channel.exchange_delete(settings.bus_exchange)
     finally:
         await conn.close()
+
+
+# -- real service processes ----------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceProcess:
+    """One service started as its own process (`python services/<name>/main.py`)."""
+
+    def __init__(self, name: str, env: dict[str, str], log_path: Path):
+        import subprocess
+        import sys
+
+        self.name = name
+        self.port = int(env["HTTP_PORT"])
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, f"services/{name}/main.py"], cwd=REPO_ROOT, env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready after {timeout}s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, timeout: float = 60.0) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "POSTGRES_DSN": settings.postgres_dsn, "BUS_BROKER": settings.bus_broker,
+        "REDIS_URL": settings.redis_url, "BUS_EXCHANGE": settings.bus_exchange,
+        "BUS_QUEUE_PREFIX": settings.bus_queue_prefix, "BUS_RETRY_BASE_MS": str(settings.bus_retry_base_ms),
+        "DATA_ROOT": str(settings.data_root), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+        "OUTBOX_RELAY_INTERVAL_S": "1",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    env.setdefault("HTTP_PORT", str(free_port()))
+    return env
+
+
+@pytest.fixture
+def start_service(bus_settings, tmp_path):
+    """start_service('matcher', EXTRA_ENV='x') -> a ready ServiceProcess; stopped (SIGTERM) after
+    the test, which fails if the process did not exit cleanly."""
+    started: list[ServiceProcess] = []
+
+    def _start(name: str, wait: bool = True, **extra: str) -> ServiceProcess:
+        env = service_env(bus_settings, **extra)
+        proc = ServiceProcess(name, env, tmp_path / f"{name}-{len(started)}.log")
+        started.append(proc)
+        if wait:
+            proc.wait_ready()
+        return proc
+
+    yield _start
+    codes = {p.name: p.stop() for p in started}
+    bad = {n: c for n, c in codes.items() if c != 0}
+    assert not bad, f"services did not shut down cleanly on SIGTERM: {bad}"
+
+
+async def declared_queues(settings: CommonSettings, service: str, routing_keys: list[str]) -> dict[str, bool]:
+    """For each routing key: are the service's queue, retry queue and DLQ all declared?"""
+    conn = await aio_pika.connect(settings.bus_broker)
+    out = {}
+    try:
+        for key in routing_keys:
+            base = f"{settings.bus_queue_prefix}{service}.{key}"
+            ok = True
+            for name in (base, base + ".retry", base + ".dlq"):
+                channel = await conn.channel()  # a failed passive declare closes its channel
+                try:
+                    await channel.declare_queue(name, passive=True)
+                except aio_pika.exceptions.ChannelClosed:
+                    ok = False
+                finally:
+                    if not channel.is_closed:
+                        await channel.close()
+            out[key] = ok
+    finally:
+        await conn.close()
+    return out
+
+
+async def check_service_boots(start_service, bus_settings, name: str, routing_keys: list[str]) -> "ServiceProcess":
+    """The foundation contract of every service: it starts, connects, declares its queues, logs
+    JSON, and answers /healthz, /readyz and /metrics."""
+    import json as _json
+
+    import httpx
+
+    proc = start_service(name)
+    async with httpx.AsyncClient(base_url=proc.url, timeout=5) as client:
+        health = (await client.get("/healthz")).json()
+        assert health == {"status": "alive", "service": name}
+        ready = (await client.get("/readyz")).json()
+        assert ready["status"] == "ready" and ready["checks"]["db"] == "ok", ready
+        metrics = (await client.get("/metrics")).text
+        assert "events_total" in metrics and "handler_seconds" in metrics
+    assert await declared_queues(bus_settings, name, routing_keys) == {k: True for k in routing_keys}
+    logs = [_json.loads(line) for line in proc.log_text().splitlines() if line.startswith("{")]
+    assert any(e.get("service") == name and e["message"].startswith(f"{name} started") for e in logs), logs[-5:]
+    return proc

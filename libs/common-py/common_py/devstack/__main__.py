@@ -17,18 +17,27 @@ def main(argv: list[str] | None = None) -> int:
         "`down` stops only what `up` started.",
     )
     parser.add_argument("command", choices=["up", "down", "status", "migrate"])
+    parser.add_argument("--infra-only", action="store_true", help="up: only Postgres, RabbitMQ, Redis and migrations")
+    parser.add_argument("--only", default="", help="up: comma-separated services to start (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stack = Stack()
     try:
         if args.command == "up":
-            env = stack.up()
-            for name, line in stack.status().items():
-                print(f"{name:9s} {line}")
-            print(f"migrated; addresses written to {stack.run_dir / 'stack.env'}")
+            stack.up_infra()
+            print(f"infrastructure up and migrated; addresses in {stack.run_dir / 'stack.env'}")
             if not stack.state.components["rabbitmq"].detail.get("management_console"):
                 print("note: the RabbitMQ management console could not be enabled here")
-            del env
+            if not args.infra_only:
+                only = {s for s in args.only.split(",") if s} or None
+                not_ready = stack.up_services(only)
+                for name, why in not_ready.items():
+                    print(f"\n{name} is not ready: {why}\n--- last lines of data/logs/{name}.log ---\n"
+                          f"{stack.supervisor.log_tail(name)}", file=sys.stderr)
+                if not_ready:
+                    return 1
+            for name, line in stack.status().items():
+                print(f"{name:9s} {line}")
         elif args.command == "down":
             stopped = stack.down()
             print("stopped: " + (", ".join(stopped) if stopped else "nothing (nothing was started by make up)"))
@@ -41,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
             upgrade(CommonSettings().postgres_dsn)
             print("migrated to head")
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common_py.devstack import postgres, rabbitmq, redis
 from common_py.devstack.migrate import upgrade
+from common_py.devstack.services import Supervisor, parse_replicas, plan
 from common_py.devstack.state import Component, StackState
 
 log = logging.getLogger("devstack")
@@ -26,6 +27,7 @@ class StackSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     data_root: Path = Path("data")
     embedded_pg_port: int = Field(5433, description="port of the embedded PostgreSQL when one is needed")
+    replicas: str = Field("", description="extra replicas, e.g. 'vision-embedding=2,vision-keypoint=2'")
 
 
 class Stack:
@@ -35,6 +37,7 @@ class Stack:
         self.run_dir = self.data_root / "run"
         self.log_dir = self.data_root / "logs"
         self.state = StackState.load(self.run_dir)
+        self.supervisor = Supervisor(self.data_root)
 
     @property
     def embedded(self) -> postgres.EmbeddedPostgres:
@@ -93,7 +96,7 @@ class Stack:
         return url
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def up(self) -> dict[str, str]:
+    def up_infra(self) -> dict[str, str]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         env = {
             "POSTGRES_DSN": self.ensure_postgres(),
@@ -105,8 +108,19 @@ class Stack:
         upgrade(env["POSTGRES_DSN"])
         return env
 
+    def up_services(self, only: set[str] | None = None, timeout_s: float = 240.0) -> dict[str, str]:
+        """Start (or update) every service under supervisord and wait for their /readyz.
+        Returns the processes that did not become ready, with why."""
+        procs = plan(parse_replicas(self.settings.replicas), only)
+        stack_env = {"DATA_ROOT": str(self.data_root)}
+        stack_env.update({"POSTGRES_DSN": self.state.components["postgres"].url,
+                          "BUS_BROKER": self.state.components["rabbitmq"].url,
+                          "REDIS_URL": self.state.components["redis"].url})
+        self.supervisor.start(procs, stack_env)
+        return self.supervisor.wait_ready(procs, timeout_s)
+
     def down(self) -> list[str]:
-        stopped = []
+        stopped = ["services"] if self.supervisor.stop() else []
         for name in ("redis", "rabbitmq", "postgres"):
             comp = self.state.components.get(name)
             if comp is None:
@@ -127,7 +141,7 @@ class Stack:
         return stopped
 
     def status(self) -> dict[str, str]:
-        out = {}
+        out = {"services": self.supervisor.status()}
         for name, comp in self.state.components.items():
             probe = {"postgres": postgres.probe, "rabbitmq": rabbitmq.probe, "redis": redis.probe}[name]
             why = probe(comp.url)

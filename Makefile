@@ -1,0 +1,57 @@
+# The two commands a new user needs:  `make demo` (everything up + a real job end to end)
+# and `make test` (every test suite). The rest are the steps they are made of.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+LIBS := libs/contracts libs/common-py $(wildcard libs/vision-common) $(wildcard libs/matching)
+REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/requirements.txt) $(wildcard services/*/requirements.txt)
+
+# Passed through to the services started by `make up`.
+export LOCAL_DATASET_DIR REPLICAS DATA_ROOT
+
+.PHONY: help install up infra-up down status migrate test demo bench-quality clean-data
+
+help:
+	@echo "make demo          install, bring everything up, run a real job on a generated demo dataset"
+	@echo "make test          run every test suite (real RabbitMQ, real Postgres+pgvector)"
+	@echo "make up            infrastructure + migrations + every service (LOCAL_DATASET_DIR=..., REPLICAS=svc=n,...)"
+	@echo "make down          stop what make up started, and nothing else"
+	@echo "make status        what runs, where"
+	@echo "make install       virtualenv with pinned requirements (torch==2.13.0 CPU first)"
+
+install: $(STAMP)
+
+$(STAMP): $(REQS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q --upgrade "pip>=24"
+	# torch first and by exact spec: this takes the local CPU wheel (any other spec pulls CUDA)
+	$(PIP) install --disable-pip-version-check -q torch==2.13.0
+	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
+	$(PIP) install --disable-pip-version-check -q --no-deps $(addprefix -e ,$(LIBS))
+	@if [ -f scripts/fetch_models.py ]; then $(PY) scripts/fetch_models.py; fi
+	touch $(STAMP)
+
+up: install
+	$(PY) -m common_py.devstack up
+
+infra-up: install
+	$(PY) -m common_py.devstack up --infra-only
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m common_py.devstack down; else echo "nothing to stop (not installed)"; fi
+
+status: install
+	$(PY) -m common_py.devstack status
+
+migrate: install
+	$(PY) -m common_py.devstack migrate
+
+test: install
+	PYTHON=$(PY) bash scripts/run_tests.sh
+
+clean-data: down
+	rm -rf data/*
+	touch data/.gitkeep

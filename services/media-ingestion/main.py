@@ -1,0 +1,16 @@
+"""media-ingestion: Finds videos of an industry (local dataset, YouTube, Bilibili) and extracts 3-8 sharp keyframes per video.
+
+Composition root: read config, build the service's objects, bind its handlers, run until SIGTERM.
+"""
+
+from common_py.runtime import run_service
+from config_loader import load_config
+from handlers import register
+
+
+def main() -> None:
+    run_service("media-ingestion", load_config(), register)
+
+
+if __name__ == "__main__":
+    main()

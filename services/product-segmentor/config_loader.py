@@ -1,0 +1,13 @@
+"""Settings of product-segmentor: the shared ones (common_py.settings) plus its own, all from env."""
+
+from pydantic import AliasChoices, Field
+
+from common_py.settings import CommonSettings
+
+
+class ProductSegmentorConfig(CommonSettings):
+    http_port: int = Field(8103, validation_alias=AliasChoices("HTTP_PORT"))
+
+
+def load_config() -> ProductSegmentorConfig:
+    return ProductSegmentorConfig()

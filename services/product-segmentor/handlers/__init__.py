@@ -1,0 +1,16 @@
+"""Bus bindings of product-segmentor."""
+
+import logging
+
+log = logging.getLogger("product-segmentor")
+
+
+async def log_event(event, ctx):
+    log.info("received %s", event.routing_key)
+
+
+def register(rt) -> None:
+    rt.bus.subscribe("products.image.ready", log_event)
+    rt.bus.subscribe("products.images.ready.batch", log_event)
+    rt.bus.subscribe("video.keyframes.ready", log_event)
+    rt.bus.subscribe("video.keyframes.ready.batch", log_event)

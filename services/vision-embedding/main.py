@@ -1,0 +1,16 @@
+"""vision-embedding: emb_rgb / emb_gray (gray + CLAHE) vectors of every catalog image and keyframe.
+
+Composition root: read config, build the service's objects, bind its handlers, run until SIGTERM.
+"""
+
+from common_py.runtime import run_service
+from config_loader import load_config
+from handlers import register
+
+
+def main() -> None:
+    run_service("vision-embedding", load_config(), register)
+
+
+if __name__ == "__main__":
+    main()
