@@ -23,6 +23,16 @@ class OutgoingEvent:
     payload: dict[str, Any]
 
 
+_EVENT_NAMESPACE = uuid.UUID("6f1c8a52-3f0e-4d7b-9b2a-5d0c1e7f9a10")
+
+
+def stable_event_id(*parts: str) -> str:
+    """A deterministic event_id for an event that a redelivered request would emit again (the
+    same asset of the same job): consumers then drop the repeat by event_id. A uuid5, so it
+    still passes the uuid pattern of the contracts."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, "\x1f".join(parts)))
+
+
 def new_event(routing_key: str, payload: dict[str, Any]) -> OutgoingEvent:
     """Fill event_id, validate against the contract (the producer side of SPEC §3)."""
     body = dict(payload)

@@ -1,0 +1,126 @@
+"""The orchestrator as a real process: HTTP API, kickoff events, phase manager, failures."""
+
+import asyncio
+import random
+import uuid
+
+import httpx
+import pytest
+
+from common_py.bus import EventBus
+from contracts import COMPLETION_KEYS
+
+
+async def wait_for(fn, timeout=30.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await fn()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def sink(bus_settings, db_pool):
+    """A stand-in for the downstream services: records what the orchestrator publishes."""
+    got: dict[str, list[dict]] = {}
+    bus = EventBus(bus_settings, "sink", db_pool)
+
+    async def record(event, ctx):
+        got.setdefault(event.routing_key, []).append(event.payload)
+
+    for key in ("products.collect.request", "videos.search.request", "match.request"):
+        bus.subscribe(key, record)
+    await bus.start()
+    yield got, bus
+    await bus.stop(grace_s=1)
+
+
+async def status(client, job_id):
+    r = await client.get(f"/status/{job_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_start_job_emits_both_requests_and_walks_every_phase(start_service, sink, db_pool):
+    got, bus = sink
+    proc = start_service("orchestrator", RETRIEVAL_TOPK="17")
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        r = await client.post("/start-job", json={"industry": "  ergonomic pillow ", "top_amz": 3, "top_ebay": 2,
+                                                  "recency_days": 30})
+        assert r.status_code == 200, r.text
+        job_id = r.json()["job_id"]
+        await wait_for(lambda: asyncio.sleep(0, "products.collect.request" in got and "videos.search.request" in got))
+        assert got["products.collect.request"] == [{"job_id": job_id, "industry": "ergonomic pillow", "top_amz": 3,
+                                                    "top_ebay": 2, "event_id": got["products.collect.request"][0]["event_id"]}]
+        search = got["videos.search.request"][0]
+        assert search["queries"] == ["ergonomic pillow"] and search["platforms"] == ["youtube", "bilibili"]
+        assert search["recency_days"] == 30
+        first = await status(client, job_id)
+        assert first["phase"] == "collection" and first["percent"] == 0
+
+        # completions in a random order, each published twice (the second is a duplicate)
+        keys = sorted(COMPLETION_KEYS - {"matchings.process.completed", "evidences.generation.completed"})
+        random.shuffle(keys)
+        for key in keys:
+            payload = {"job_id": job_id, "event_id": str(uuid.uuid4())}
+            await bus.publish(key, payload)
+            await bus.publish(key, payload)
+        await wait_for(lambda: asyncio.sleep(0, "match.request" in got))
+        assert (await status(client, job_id))["phase"] == "matching"
+        for key in ("matchings.process.completed", "evidences.generation.completed"):
+            await bus.publish(key, {"job_id": job_id})
+        done = await wait_for(lambda: _phase_is(client, job_id, "completed"))
+        assert done["percent"] == 100 and done["completed_at"]
+        assert [e["name"] for e in done["events"]].count("image.keypoints.completed") == 1
+        await asyncio.sleep(0.5)
+        assert got["match.request"] == [{"job_id": job_id, "industry": "ergonomic pillow", "top_k": 17,
+                                         "event_id": got["match.request"][0]["event_id"]}]
+
+
+async def _phase_is(client, job_id, phase):
+    s = await status(client, job_id)
+    return s if s["phase"] == phase else None
+
+
+BAD_INPUTS = [
+    ({}, "industry"), ({"industry": "   "}, "industry"), ({"industry": "x", "top_amz": -1}, "top_amz"),
+    ({"industry": "x", "platforms": ["tiktok"]}, "platforms"), ({"industry": "x", "recency_days": 0}, "recency_days"),
+    ({"industry": "x", "queries": ["q" * 201]}, "queries"),
+]
+
+
+async def test_bad_input_is_a_clear_422_and_creates_nothing(start_service, db_pool):
+    proc = start_service("orchestrator")
+    before = await db_pool.fetchval("SELECT count(*) FROM jobs")
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        for body, field in BAD_INPUTS:
+            r = await client.post("/start-job", json=body)
+            assert r.status_code == 422, body
+            assert any(field in map(str, err["loc"]) for err in r.json()["detail"]), r.json()
+        assert (await client.get(f"/status/{uuid.uuid4()}")).status_code == 404
+    assert await db_pool.fetchval("SELECT count(*) FROM jobs") == before
+
+
+async def test_job_failed_and_timeouts_fail_the_job_with_a_reason(start_service, sink, db_pool):
+    _, bus = sink
+    proc = start_service("orchestrator", PHASE_TIMEOUT_FEATURE_EXTRACTION_S="1.5", TIMEOUT_CHECK_INTERVAL_S="0.3")
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        a = (await client.post("/start-job", json={"industry": "a"})).json()["job_id"]
+        b = (await client.post("/start-job", json={"industry": "b"})).json()["job_id"]
+        await bus.publish("job.failed", {"job_id": a, "service": "media-ingestion", "reason": "yt-dlp missing",
+                                         "error_code": "JOB_FAILED"})
+        failed = await wait_for(lambda: _phase_is(client, a, "failed"))
+        assert failed["failed_reason"] == "media-ingestion: yt-dlp missing [JOB_FAILED]"
+        # b reaches feature_extraction and then stalls there past its timeout
+        for key in ("products.collections.completed", "videos.collections.completed"):
+            await bus.publish(key, {"job_id": b})
+        stalled = await wait_for(lambda: _phase_is(client, b, "failed"), timeout=20)
+        assert "feature_extraction exceeded its timeout" in stalled["failed_reason"]
+        assert stalled["percent"] == 20  # the progress it had reached
+        # a late completion does not resurrect a failed job
+        await bus.publish("image.embeddings.completed", {"job_id": b})
+        await asyncio.sleep(0.5)
+        assert (await status(client, b))["phase"] == "failed"
