@@ -238,3 +238,55 @@ async def check_service_boots(start_service, bus_settings, name: str, routing_ke
     logs = [_json.loads(line) for line in proc.log_text().splitlines() if line.startswith("{")]
     assert any(e.get("service") == name and e["message"].startswith(f"{name} started") for e in logs), logs[-5:]
     return proc
+
+
+class EventSink:
+    """Stands in for downstream services: records every event of the given routing keys."""
+
+    def __init__(self, settings: CommonSettings, pool, keys: list[str], name: str = "sink"):
+        from common_py.bus import EventBus
+
+        self.got: dict[str, list[dict]] = {k: [] for k in keys}
+        self.bus = EventBus(settings, name, pool)
+        for key in keys:
+            self.bus.subscribe(key, self._record, require_job=False)
+
+    async def _record(self, event, ctx) -> None:
+        self.got[event.routing_key].append(event.payload)
+
+    def for_job(self, key: str, job_id: str) -> list[dict]:
+        return [p for p in self.got[key] if p["job_id"] == job_id]
+
+    async def wait_for(self, key: str, job_id: str, count: int = 1, timeout: float = 60.0) -> list[dict]:
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.for_job(key, job_id)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{key} for {job_id}: {len(self.for_job(key, job_id))} of {count} "
+                                     f"after {timeout}s")
+            await asyncio.sleep(0.05)
+        return self.for_job(key, job_id)
+
+
+@pytest_asyncio.fixture
+async def event_sink(bus_settings, db_pool):
+    """event_sink([...keys]) -> a started EventSink (queues declared before the test publishes)."""
+    sinks: list[EventSink] = []
+
+    async def _make(keys: list[str]) -> EventSink:
+        sink = EventSink(bus_settings, db_pool, keys, name=f"sink{len(sinks)}")
+        await sink.bus.start()
+        sinks.append(sink)
+        return sink
+
+    yield _make
+    for sink in sinks:
+        await sink.bus.stop(grace_s=1)
+
+
+async def create_job(pool, industry: str = "test", job_id: str | None = None) -> str:
+    job_id = job_id or f"job-{uuid.uuid4().hex[:12]}"
+    await pool.execute("INSERT INTO jobs (job_id, industry) VALUES ($1, $2) ON CONFLICT DO NOTHING", job_id, industry)
+    return job_id

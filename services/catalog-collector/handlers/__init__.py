@@ -1,13 +1,12 @@
 """Bus bindings of catalog-collector."""
 
-import logging
-
-log = logging.getLogger("catalog-collector")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from handlers.collect_request import on_collect_request
+from services.collector import CatalogCollector
+from services.source_plan import build_source_planner
 
 
 def register(rt) -> None:
-    rt.bus.subscribe("products.collect.request", log_event)
+    c = rt.settings
+    collector = CatalogCollector(rt.bus.uow, rt.storage, build_source_planner(c), max_side=c.image_max_side,
+                                 per_product=c.images_per_product_max, dup_distance=c.phash_dup_max_distance)
+    rt.bus.subscribe("products.collect.request", on_collect_request(collector), prefetch=2)

@@ -1,0 +1,1 @@
+"""Product sources behind one interface; which run is decided by config and by the job."""
