@@ -1,13 +1,12 @@
 """Bus bindings of media-ingestion."""
 
-import logging
-
-log = logging.getLogger("media-ingestion")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from handlers.search_request import on_search_request
+from services.ingestion import MediaIngestion
+from services.source_plan import build_source_planner
 
 
 def register(rt) -> None:
-    rt.bus.subscribe("videos.search.request", log_event)
+    c = rt.settings
+    ingestion = MediaIngestion(rt.bus.uow, rt.storage, build_source_planner(c), max_videos=c.max_videos_per_job,
+                               kf_min=c.keyframes_min, kf_max=c.keyframes_max)
+    rt.bus.subscribe("videos.search.request", on_search_request(ingestion), prefetch=1)

@@ -1,0 +1,140 @@
+"""Find the videos of an industry, extract 3-8 sharp keyframes each (shot changes + sharpness,
+accurate ts), store them, and announce them: one `video.keyframes.ready` per video, then the
+job's keyframe count and its completion.
+
+Like the catalog collector: one transaction per video (progress shows while a long job runs),
+deterministic event ids (a redelivered request re-emits the same ids), a video that fails to
+decode is logged and skipped, and a video ingested by an earlier job is reused as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+
+from common_py.errors import ErrorCode, JobFailed
+from common_py.storage import Storage
+from common_py.uow import UnitOfWork, stable_event_id
+from services.sources.base import SourceError, VideoRecord, VideoSource
+from vision_common.errors import VisionError
+from vision_common.image_io import encode_image
+from vision_common.keyframes import extract_keyframes
+
+log = logging.getLogger("media-ingestion")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PREFIX = {"youtube": "yt-", "bilibili": "bili-"}
+
+
+def video_id_for(rec: VideoRecord) -> str:
+    prefix = _PREFIX.get(rec.platform, "")
+    cleaned = _UNSAFE.sub("-", rec.source_id).strip("-.")
+    candidate = f"{prefix}{cleaned}"
+    if cleaned and len(candidate) <= 96 and candidate[0].isalnum():
+        return candidate
+    return f"{prefix or 'v-'}{hashlib.sha1(f'{rec.platform}|{rec.source_id}'.encode()).hexdigest()[:20]}"
+
+
+def frame_id_for(video_id: str, ts: float) -> str:
+    return f"{video_id}-{int(round(ts * 1000)):07d}"
+
+
+@dataclass
+class Frame:
+    frame_id: str
+    ts: float
+    local_path: str
+
+
+class MediaIngestion:
+    def __init__(self, uow: UnitOfWork, storage: Storage, plan_sources, *, max_videos: int, kf_min: int, kf_max: int):
+        self.uow = uow
+        self.storage = storage
+        self.plan_sources = plan_sources  # (platforms) -> list[VideoSource]
+        self.max_videos = max_videos
+        self.kf_min = kf_min
+        self.kf_max = kf_max
+
+    async def find(self, industry: str, queries: list[str], platforms: list[str], recency_days: int,
+                   limit: int) -> list[tuple[VideoSource, VideoRecord]]:
+        sources = self.plan_sources(platforms)
+        if not sources:
+            raise JobFailed("no video source is configured: set LOCAL_DATASET_DIR, or enable YouTube/Bilibili")
+        found, errors = [], []
+        for source in sources:
+            try:
+                records = await source.search(industry, queries, recency_days, limit - len(found))
+            except SourceError as exc:
+                errors.append(f"{source.name}: {exc}")
+                log.error("video source %s failed: %s", source.name, exc,
+                          extra={"error_code": ErrorCode.DEPENDENCY_UNAVAILABLE})
+                continue
+            found += [(source, r) for r in records]
+            if len(found) >= limit:
+                break
+        if errors and len(errors) == len(sources):
+            raise JobFailed("every video source failed: " + "; ".join(errors))
+        return found[:limit]
+
+    async def _known_frames(self, video_id: str) -> list[Frame]:
+        rows = await self.uow.pool.fetch(
+            "SELECT frame_id, ts, local_path FROM video_frames WHERE video_id = $1 ORDER BY ts", video_id)
+        frames = [Frame(r["frame_id"], r["ts"], r["local_path"]) for r in rows]
+        return frames if frames and all(self.storage.exists(f.local_path) for f in frames) else []
+
+    async def _extract(self, source: VideoSource, rec: VideoRecord, video_id: str) -> list[Frame]:
+        workdir = self.storage.resolve(f"videos/{video_id}/download")
+        path = await source.fetch(rec, workdir)
+        try:
+            keyframes = await asyncio.to_thread(extract_keyframes, path, self.kf_min, self.kf_max)
+        finally:
+            if rec.local_file is None:  # a downloaded file has served its purpose
+                shutil.rmtree(workdir, ignore_errors=True)
+        frames = []
+        for kf in keyframes:
+            frame_id = frame_id_for(video_id, kf.ts)
+            rel = self.storage.frame(video_id, frame_id)
+            data = await asyncio.to_thread(encode_image, kf.image, ".jpg", 92)
+            await asyncio.to_thread(self.storage.write_bytes, rel, data)
+            frames.append(Frame(frame_id, float(kf.ts), rel))
+        return frames
+
+    async def ingest_video(self, job_id: str, source: VideoSource, rec: VideoRecord) -> int:
+        video_id = video_id_for(rec)
+        frames = await self._known_frames(video_id)
+        if not frames:
+            frames = await self._extract(source, rec, video_id)
+        if not frames:
+            raise VisionError(f"no usable keyframe in video {video_id}")
+        async with self.uow.begin() as tx:
+            await tx.conn.execute(
+                """INSERT INTO videos (video_id, platform, url, title, duration_s, published_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (video_id) DO UPDATE SET title = EXCLUDED.title, url = EXCLUDED.url""",
+                video_id, rec.platform, rec.url, rec.title, rec.duration_s, rec.published_at)
+            await tx.conn.execute("INSERT INTO job_videos (job_id, video_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                  job_id, video_id)
+            await tx.conn.executemany(
+                "INSERT INTO video_frames (frame_id, video_id, ts, local_path) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (frame_id) DO NOTHING", [(f.frame_id, video_id, f.ts, f.local_path) for f in frames])
+            await tx.emit("video.keyframes.ready", {
+                "event_id": stable_event_id(job_id, "video.keyframes.ready", video_id),
+                "job_id": job_id, "video_id": video_id,
+                "frames": [{"frame_id": f.frame_id, "ts": f.ts, "local_path": f.local_path} for f in frames]})
+        return len(frames)
+
+    async def ingest(self, job_id: str, industry: str, queries: list[str], platforms: list[str],
+                     recency_days: int, max_videos: int | None = None) -> int:
+        limit = min(self.max_videos, max_videos) if max_videos is not None else self.max_videos
+        total = 0
+        for source, rec in await self.find(industry, queries, platforms, recency_days, limit):
+            try:
+                total += await self.ingest_video(job_id, source, rec)
+            except (VisionError, SourceError, OSError) as exc:
+                log.error("skipping video %s/%s: %s", rec.platform, rec.source_id, exc,
+                          extra={"error_code": ErrorCode.ASSET_CORRUPT})
+        log.info("ingested %d keyframes for %r", total, industry)
+        return total
