@@ -1,15 +1,27 @@
-"""results-api: Read-only REST API over jobs, products, videos, matches and evidence images.
+"""results-api: read-only REST over matches, products, videos and evidence images (SPEC §7, the
+CQRS read side).
 
-Composition root: read config, build the service's objects, bind its handlers, run until SIGTERM.
+Composition root: read config, build the FastAPI app, bind its handlers, run until SIGTERM.
+HTTP only: no bus connection (`use_bus=False`).
 """
+
+from fastapi import FastAPI
 
 from common_py.runtime import run_service
 from config_loader import load_config
-from handlers import register
+from handlers import health, register
+from handlers.http import router
 
 
 def main() -> None:
-    run_service("results-api", load_config(), register)
+    config = load_config()
+    app = FastAPI(title="results-api", version="1.0",
+                  description="Matches of (product, video) pairs with scores, timestamps and evidence "
+                              "images (SPEC §7). Read-only.")
+    # before run_service: this /readyz must precede the runtime's own (see handlers/health.py)
+    app.include_router(health.router)
+    app.include_router(router)
+    run_service("results-api", config, register, app=app, use_bus=False)
 
 
 if __name__ == "__main__":

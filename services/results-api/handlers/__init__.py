@@ -1,13 +1,20 @@
-"""Bus bindings of results-api."""
+"""results-api is HTTP only (the read side: it consumes no events). `register` builds the read
+model the HTTP handlers use."""
 
 import logging
+
+from services.cache import ResultsCache
+from services.read_model import ReadModel
+from services.repository import Repository
 
 log = logging.getLogger("results-api")
 
 
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
-
-
 def register(rt) -> None:
-    pass  # HTTP only
+    config = rt.settings
+    cache = ResultsCache(config.redis_url, config.results_cache_ttl_s, prefix=config.results_cache_prefix,
+                         timeout_s=config.redis_timeout_s, retry_s=config.redis_retry_s)
+    rt.app.state.read_model = ReadModel(Repository(rt.pool), cache, rt.storage)
+    rt.app.state.runtime = rt
+    log.info("serving DATA_ROOT %s; /results cache %s", rt.storage.root,
+             f"{config.results_cache_ttl_s}s in Redis" if cache.enabled else "off")

@@ -1,0 +1,81 @@
+"""HTTP endpoints (SPEC §7): thin; validation by FastAPI, work in services/read_model.py."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from services.models import MatchDetail, Product, ResultsPage, Video
+from services.read_model import ReadModel, ResultsQuery
+
+router = APIRouter()
+
+IndustryQ = Query(None, min_length=1, description="jobs.industry, case-insensitive, exact")
+MinScoreQ = Query(None, ge=0, le=1, description="only matches scoring at least this")
+LimitQ = Query(50, ge=1, le=200, description="page size")
+OffsetQ = Query(0, ge=0, description="matches to skip")
+
+
+def _model(request: Request) -> ReadModel:
+    return request.app.state.read_model
+
+
+async def _results_response(request: Request, q: ResultsQuery) -> Response:
+    body, outcome = await _model(request).results(q)
+    # X-Cache says where the answer came from: hit / miss (Redis), bypass (Redis down), off
+    return Response(body, media_type="application/json", headers={"X-Cache": outcome})
+
+
+@router.get("/results", response_model=ResultsPage, tags=["results"],
+            summary="Accepted (product, video) matches, best score first",
+            responses={200: {"headers": {"X-Cache": {"description": "hit, miss, bypass or off",
+                                                     "schema": {"type": "string"}}}}})
+async def results(request: Request, industry: str | None = IndustryQ, job_id: str | None = Query(None, min_length=1),
+                  min_score: float | None = MinScoreQ, limit: int = LimitQ, offset: int = OffsetQ) -> Response:
+    industry = industry.strip() if industry else industry
+    return await _results_response(request, ResultsQuery(industry or None, job_id, min_score, limit, offset))
+
+
+@router.get("/jobs/{job_id}/matches", response_model=ResultsPage, tags=["results"],
+            summary="The matches of one job (404 for an unknown job, unlike /results?job_id=)")
+async def job_matches(request: Request, job_id: str, min_score: float | None = MinScoreQ,
+                      limit: int = LimitQ, offset: int = OffsetQ) -> Response:
+    if not await _model(request).job_exists(job_id):
+        raise HTTPException(404, f"no job with job_id {job_id!r}")
+    return await _results_response(request, ResultsQuery(None, job_id, min_score, limit, offset))
+
+
+@router.get("/matches/{match_id}", response_model=MatchDetail, tags=["results"], summary="One match")
+async def match(request: Request, match_id: str) -> MatchDetail:
+    found = await _model(request).match(match_id)
+    if found is None:
+        raise HTTPException(404, f"no match with match_id {match_id!r}")
+    return found
+
+
+@router.get("/products/{product_id}", response_model=Product, tags=["assets"], summary="A product and its images")
+async def product(request: Request, product_id: str) -> Product:
+    found = await _model(request).product(product_id)
+    if found is None:
+        raise HTTPException(404, f"no product with product_id {product_id!r}")
+    return found
+
+
+@router.get("/videos/{video_id}", response_model=Video, tags=["assets"], summary="A video and its keyframes")
+async def video(request: Request, video_id: str) -> Video:
+    found = await _model(request).video(video_id)
+    if found is None:
+        raise HTTPException(404, f"no video with video_id {video_id!r}")
+    return found
+
+
+@router.get("/evidence/{match_id}.jpg", tags=["results"], response_class=FileResponse,
+            summary="The evidence image of a match (catalog image and keyframe side by side)",
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no such match or no image yet"}})
+async def evidence(request: Request, match_id: str = Path(description="the match's id")) -> FileResponse:
+    exists, path = await _model(request).evidence_file(match_id)
+    if not exists:
+        raise HTTPException(404, f"no match with match_id {match_id!r}")
+    if path is None:
+        raise HTTPException(404, f"match {match_id!r} has no evidence image yet")
+    return FileResponse(path, media_type="image/jpeg")

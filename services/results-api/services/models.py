@@ -1,0 +1,88 @@
+"""Response shapes of the API (they are also the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ProductRef(BaseModel):
+    product_id: str
+    title: str | None
+    brand: str | None
+    url: str | None
+    src: str
+
+
+class VideoRef(BaseModel):
+    video_id: str
+    title: str | None
+    url: str | None
+    platform: str
+
+
+class MatchSummary(BaseModel):
+    match_id: str
+    job_id: str
+    industry: str
+    score: float = Field(description="final score in [0, 1] (SPEC §6.4)")
+    ts: float = Field(description="seconds into the video of the best frame")
+    best_img_id: str
+    best_frame_id: str
+    product: ProductRef
+    video: VideoRef
+    evidence_url: str | None = Field(description="path of the evidence image on this API; null until it exists")
+    created_at: datetime
+
+
+class MatchDetail(MatchSummary):
+    score_pair: float | None = Field(description="score of the best (image, frame) pair")
+    consistency: int | None = Field(description="pairs scoring >= 0.80")
+    coverage: int | None
+
+
+class ResultsPage(BaseModel):
+    items: list[MatchSummary] = Field(description="score descending, then match_id")
+    total: int = Field(description="matches passing the filters, all pages together")
+    limit: int
+    offset: int
+
+
+class ProductImage(BaseModel):
+    img_id: str
+    local_path: str = Field(description="relative to DATA_ROOT")
+    masked_local_path: str | None
+    has_embedding: bool
+    created_at: datetime
+
+
+class Product(BaseModel):
+    product_id: str
+    src: str
+    asin_or_itemid: str
+    title: str | None
+    brand: str | None
+    url: str | None
+    price: float | None
+    currency: str | None
+    created_at: datetime
+    images: list[ProductImage]
+
+
+class VideoFrame(BaseModel):
+    frame_id: str
+    ts: float = Field(description="seconds into the video")
+    local_path: str = Field(description="relative to DATA_ROOT")
+    masked_local_path: str | None
+    has_embedding: bool
+
+
+class Video(BaseModel):
+    video_id: str
+    platform: str
+    url: str | None
+    title: str | None
+    duration_s: float | None
+    published_at: datetime | None
+    frames: list[VideoFrame] = Field(description="by ts")

@@ -1,0 +1,98 @@
+"""The read side: rows from the repository shaped into the API's models, the /results cache,
+and evidence files under DATA_ROOT."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+
+from common_py.storage import Storage, UnsafePath
+from services.cache import ResultsCache
+from services.models import (MatchDetail, MatchSummary, Product, ProductImage, ProductRef, ResultsPage, Video,
+                             VideoFrame, VideoRef)
+from services.repository import MatchFilter, Repository
+
+log = logging.getLogger("results-api")
+
+
+@dataclass(frozen=True)
+class ResultsQuery:
+    industry: str | None = None
+    job_id: str | None = None
+    min_score: float | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class ReadModel:
+    def __init__(self, repo: Repository, cache: ResultsCache, storage: Storage):
+        self.repo = repo
+        self.cache = cache
+        self.storage = storage
+
+    async def results(self, q: ResultsQuery) -> tuple[bytes, str]:
+        """The JSON body of GET /results and the cache outcome (hit, miss, bypass, off)."""
+        key = self.cache.key(asdict(q))
+        body, outcome = await self.cache.get(key)
+        if body is not None:
+            return body, outcome
+        rows, total = await self.repo.matches(MatchFilter(q.industry, q.job_id, q.min_score), q.limit, q.offset)
+        page = ResultsPage(items=[self._summary(r) for r in rows], total=total, limit=q.limit, offset=q.offset)
+        body = page.model_dump_json().encode()
+        await self.cache.put(key, body)
+        return body, outcome
+
+    async def job_exists(self, job_id: str) -> bool:
+        return await self.repo.job_exists(job_id)
+
+    async def match(self, match_id: str) -> MatchDetail | None:
+        row = await self.repo.match(match_id)
+        if row is None:
+            return None
+        return MatchDetail(**self._summary(row).model_dump(), score_pair=row["score_pair"],
+                           consistency=row["consistency"], coverage=row["coverage"])
+
+    async def product(self, product_id: str) -> Product | None:
+        row, images = await self.repo.product(product_id)
+        if row is None:
+            return None
+        return Product(**dict(row), images=[ProductImage(**dict(i)) for i in images])
+
+    async def video(self, video_id: str) -> Video | None:
+        row, frames = await self.repo.video(video_id)
+        if row is None:
+            return None
+        return Video(**dict(row), frames=[VideoFrame(**dict(f)) for f in frames])
+
+    async def evidence_file(self, match_id: str) -> tuple[bool, Path | None]:
+        """(the match exists, its evidence image if the file is there)."""
+        exists, rel = await self.repo.evidence_path(match_id)
+        if not exists:
+            return False, None
+        return True, self._evidence(match_id, rel)
+
+    # -- internals --------------------------------------------------------------------------------
+    def _evidence(self, match_id: str, rel: str | None) -> Path | None:
+        """The file the row names or, while the row names none, the file at its SPEC §5 place
+        (evidence/<match_id>.jpg), so an image written but not yet recorded is still served."""
+        try:
+            path = self.storage.resolve(rel or self.storage.evidence(match_id))
+        except UnsafePath as exc:
+            log.warning("evidence of match %s not served: %s", match_id, exc)
+            return None
+        return path if path.is_file() else None
+
+    def _summary(self, r: asyncpg.Record) -> MatchSummary:
+        has_evidence = self._evidence(r["match_id"], r["evidence_path"]) is not None
+        return MatchSummary(
+            match_id=r["match_id"], job_id=r["job_id"], industry=r["industry"], score=r["score"], ts=r["ts"],
+            best_img_id=r["best_img_id"], best_frame_id=r["best_frame_id"], created_at=r["created_at"],
+            product=ProductRef(product_id=r["product_id"], title=r["product_title"], brand=r["brand"],
+                               url=r["product_url"], src=r["src"]),
+            video=VideoRef(video_id=r["video_id"], title=r["video_title"], url=r["video_url"],
+                           platform=r["platform"]),
+            evidence_url=f"/evidence/{quote(r['match_id'])}.jpg" if has_evidence else None)
