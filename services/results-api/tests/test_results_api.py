@@ -103,7 +103,8 @@ async def test_bad_query_parameters_are_422_naming_the_parameter(client, params,
 
 async def test_product_video_match_and_job_endpoints(client):
     p = (await client.get("/products/p1")).json()
-    assert (p["product_id"], p["src"], p["brand"], p["price"], p["currency"]) == ("p1", "amazon", "SleepCo", 19.99, "USD")
+    assert (p["product_id"], p["src"], p["brand"], p["price"], p["currency"]) == (
+        "p1", "amazon", "SleepCo", 19.99, "USD")
     assert [(i["img_id"], i["local_path"], i["has_embedding"]) for i in p["images"]] == [
         ("i1a", "products/p1/i1a.jpg", True), ("i1b", "products/p1/i1b.jpg", False)]
 

@@ -97,11 +97,14 @@ def build_search_sql(queries: dict[str, np.ndarray], ranked_by: Space, k: int, j
     sims = {space: (f"1 - (pi.{COLUMNS[space]} <=> {vec[space]})" if space in vec else "NULL::float8")
             for space in COLUMNS}
     similarity = "GREATEST(sim_rgb, sim_gray)" if ranked_by == "max" else f"sim_{ranked_by}"
+    # `= ANY (ARRAY(...))` rather than `IN (...)`: the planner then fetches the few candidates by
+    # primary key instead of hash-joining them against a scan of every product image (5x faster
+    # at 5k images, and the gap grows with the catalog)
     candidates = " UNION ".join(f"SELECT img_id FROM knn_{s}" for s in knn_spaces)
     sql = (f"WITH {', '.join(ctes)},\n"
            f"scored AS (\n"
            f"    SELECT pi.img_id, pi.product_id, {sims['rgb']} AS sim_rgb, {sims['gray']} AS sim_gray\n"
-           f"    FROM product_images pi WHERE pi.img_id IN ({candidates}))\n"
+           f"    FROM product_images pi WHERE pi.img_id = ANY (ARRAY({candidates})))\n"
            f"SELECT img_id, product_id, sim_rgb, sim_gray, {similarity} AS similarity FROM scored\n"
            f"WHERE {similarity} IS NOT NULL\n"
            f"ORDER BY similarity DESC, img_id LIMIT {k_ref}")
