@@ -290,3 +290,26 @@ async def create_job(pool, industry: str = "test", job_id: str | None = None) ->
     job_id = job_id or f"job-{uuid.uuid4().hex[:12]}"
     await pool.execute("INSERT INTO jobs (job_id, industry) VALUES ($1, $2) ON CONFLICT DO NOTHING", job_id, industry)
     return job_id
+
+
+async def drain_dlq(settings: CommonSettings, service: str, routing_key: str, wait_s: float = 5.0) -> list:
+    """Every message in the DLQ of (service, routing key), waiting up to wait_s for the first."""
+    import asyncio
+
+    conn = await aio_pika.connect(settings.bus_broker)
+    out = []
+    try:
+        channel = await conn.channel()
+        queue = await channel.declare_queue(f"{settings.bus_queue_prefix}{service}.{routing_key}.dlq", passive=True)
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            msg = await queue.get(fail=False)
+            if msg is not None:
+                await msg.ack()
+                out.append(msg)
+                continue
+            if out or asyncio.get_running_loop().time() > deadline:
+                return out
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()

@@ -1,16 +1,17 @@
 """Bus bindings of product-segmentor."""
 
-import logging
-
-log = logging.getLogger("product-segmentor")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from handlers.segment_events import on_frames_ready, on_image_ready, pass_count
+from services.segmentor import ProductSegmentor
+from vision_common.segmentation import build_segmenter
 
 
 def register(rt) -> None:
-    rt.bus.subscribe("products.image.ready", log_event)
-    rt.bus.subscribe("products.images.ready.batch", log_event)
-    rt.bus.subscribe("video.keyframes.ready", log_event)
-    rt.bus.subscribe("video.keyframes.ready.batch", log_event)
+    c = rt.settings
+    segmenter = build_segmenter(c.vision)  # loads the models once, at startup
+    seg = ProductSegmentor(segmenter, rt.storage)
+    rt.add_ready_check("model", lambda: True)
+    prefetch = c.segment_prefetch
+    rt.bus.subscribe("products.image.ready", on_image_ready(seg, rt.storage), prefetch=prefetch)
+    rt.bus.subscribe("video.keyframes.ready", on_frames_ready(seg, rt.storage), prefetch=prefetch)
+    rt.bus.subscribe("products.images.ready.batch", pass_count("products.images.masked.batch", "total_images"))
+    rt.bus.subscribe("video.keyframes.ready.batch", pass_count("video.keyframes.masked.batch", "total_keyframes"))
