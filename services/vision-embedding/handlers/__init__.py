@@ -1,20 +1,22 @@
-"""Bus bindings of vision-embedding."""
+"""Bus bindings of vision-embedding: the shared per-asset stage with the embedding computation."""
 
-import logging
-
-log = logging.getLogger("vision-embedding")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from common_py.asset_stage import AssetStage
+from services.embedding import EmbeddingStage, column_dimension
+from vision_common.embedding import build_embedder
 
 
-def register(rt) -> None:
-    rt.bus.subscribe("products.image.masked", log_event)
-    rt.bus.subscribe("products.images.masked.batch", log_event)
-    rt.bus.subscribe("video.keyframes.masked", log_event)
-    rt.bus.subscribe("video.keyframes.masked.batch", log_event)
-    rt.bus.subscribe("products.image.ready", log_event)
-    rt.bus.subscribe("products.images.ready.batch", log_event)
-    rt.bus.subscribe("video.keyframes.ready", log_event)
-    rt.bus.subscribe("video.keyframes.ready.batch", log_event)
+async def register(rt) -> None:
+    c = rt.settings
+    embedder = build_embedder(c.vision)  # loads the model once, at startup
+    work = EmbeddingStage(embedder, rt.storage)
+    stage = AssetStage("embeddings", rt.bus.uow, compute=work.compute, persist=work.persist, is_done=work.is_done,
+                       watermark_s=c.segment_watermark_s, batch_size=c.vision.embed_batch_size,
+                       batch_window_s=c.batch_window_s)
+    stage.subscribe(rt.bus, prefetch=c.consume_prefetch)
+    rt.every(c.sweep_interval_s, "watermark-sweep", stage.sweep)
+
+    dim = await column_dimension(rt.pool)
+    model_ok = True if dim == embedder.dim else (
+        f"{embedder.name} gives {embedder.dim}-d vectors but the columns are vector({dim}): "
+        f"set EMBED_DIM={embedder.dim} and migrate a fresh database, or choose another EMBED_MODEL")
+    rt.add_ready_check("model", lambda: model_ok)
