@@ -1,20 +1,13 @@
-"""Bus bindings of vision-keypoint."""
+"""Bus bindings of vision-keypoint: the shared per-asset stage with the keypoint computation."""
 
-import logging
-
-log = logging.getLogger("vision-keypoint")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from common_py.asset_stage import AssetStage
+from services.keypoints import KeypointStage
 
 
 def register(rt) -> None:
-    rt.bus.subscribe("products.image.masked", log_event)
-    rt.bus.subscribe("products.images.masked.batch", log_event)
-    rt.bus.subscribe("video.keyframes.masked", log_event)
-    rt.bus.subscribe("video.keyframes.masked.batch", log_event)
-    rt.bus.subscribe("products.image.ready", log_event)
-    rt.bus.subscribe("products.images.ready.batch", log_event)
-    rt.bus.subscribe("video.keyframes.ready", log_event)
-    rt.bus.subscribe("video.keyframes.ready.batch", log_event)
+    c = rt.settings
+    work = KeypointStage(rt.storage, c.vision)
+    stage = AssetStage("keypoints", rt.bus.uow, compute=work.compute, persist=work.persist, is_done=work.is_done,
+                       watermark_s=c.segment_watermark_s, batch_size=c.batch_size, batch_window_s=c.batch_window_s)
+    stage.subscribe(rt.bus, prefetch=c.consume_prefetch)
+    rt.every(c.sweep_interval_s, "watermark-sweep", stage.sweep)
