@@ -1,0 +1,16 @@
+"""Matching core: retrieve -> verify (rerank) -> score -> aggregate, plus evidence rendering.
+
+The matcher service and scripts/bench_quality.py call the same functions with the same
+``MatchSettings``; see docs/quality.md for the numbers behind the defaults.
+"""
+from .aggregate import ProductVideoMatch, aggregate
+from .assets import Asset, AssetBundle, extract_asset_features, load_asset_bundle, save_asset_features
+from .frame import match_frame
+from .retrieval import retrieve_topk
+from .scoring import PairScore, compete
+from .settings import MatchSettings
+from .verify import PairEvidence, verify_pair
+
+__all__ = ["Asset", "AssetBundle", "MatchSettings", "PairEvidence", "PairScore", "ProductVideoMatch",
+           "aggregate", "compete", "extract_asset_features", "load_asset_bundle", "match_frame",
+           "retrieve_topk", "save_asset_features", "verify_pair"]

@@ -1,0 +1,116 @@
+"""Per-asset records and the feature bundle the keypoint service writes for the verifier.
+
+One ``.npz`` per asset (SPEC §5: ``kp/<asset_id>.npz``) holds everything verification needs,
+so the matcher never has to re-read or re-segment an image:
+  * local features per method (RootSIFT by default, AKAZE optional), original-pixel coordinates;
+  * ``thumb_jpg``: the image itself, at most THUMB_SIDE px (JPEG q95 bytes): the colour and
+    dense-detail checks compare pixels after warping;
+  * ``thumb_mask_png``: the product mask at thumbnail size (PNG bytes);
+  * ``thumb_scale`` (thumbnail px per original px), ``mask_box`` (x0, y0, x1, y1, original px),
+    ``seg_fallback`` (1 when the mask is the whole image).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision_common.image_io import encode_image
+from vision_common.keypoints import FeatureSet, Features, extract_all, load_features, save_features
+from vision_common.normalize import mask_bbox, resize_max_side
+from vision_common.settings import VisionSettings
+
+THUMB_SIDE = 400
+
+
+@dataclass
+class Asset:
+    """What the services know about one catalog image or keyframe (DB row + files)."""
+
+    asset_id: str
+    image_path: str | None
+    mask_path: str | None
+    emb_rgb: np.ndarray | None
+    emb_gray: np.ndarray | None
+    features_path: str | None
+    owner_id: str | None = None  # product_id of a catalog image, video_id of a keyframe
+    ts: float | None = None  # keyframes only
+    _bundle: "AssetBundle | None" = field(default=None, repr=False)
+
+    def bundle(self) -> "AssetBundle":
+        """The verifier's view of the asset, loaded once from ``features_path``."""
+        if self._bundle is None:
+            if not self.features_path:
+                raise ValueError(f"asset {self.asset_id} has no features_path")
+            self._bundle = AssetBundle.from_featureset(load_features(self.features_path))
+        return self._bundle
+
+
+@dataclass
+class AssetBundle:
+    """Decoded feature bundle: features, thumbnail, mask and geometry of one asset."""
+
+    image_shape: tuple[int, int]
+    features: dict[str, Features]
+    thumb: np.ndarray  # BGR uint8
+    thumb_mask: np.ndarray  # uint8 0/255, thumbnail size
+    thumb_scale: float
+    mask_box: tuple[float, float, float, float]
+    seg_fallback: bool
+
+    @classmethod
+    def from_featureset(cls, fs: FeatureSet) -> "AssetBundle":
+        e = fs.extra
+        thumb = cv2.imdecode(e["thumb_jpg"], cv2.IMREAD_COLOR)
+        mask = cv2.imdecode(e["thumb_mask_png"], cv2.IMREAD_GRAYSCALE)
+        return cls(fs.image_shape, fs.features, thumb, mask, float(e["thumb_scale"]),
+                   tuple(float(v) for v in e["mask_box"]), bool(int(e["seg_fallback"])))
+
+    @cached_property
+    def gray_clahe(self) -> np.ndarray:
+        from vision_common.normalize import clahe_gray
+
+        return clahe_gray(self.thumb)
+
+
+def extract_asset_features(image: np.ndarray, mask: np.ndarray | None, settings: VisionSettings | None = None,
+                           seg_fallback: bool | None = None) -> FeatureSet:
+    """Compute everything the verifier needs for one asset (called by the keypoint service).
+
+    ``mask`` is the segmentor's product mask (uint8 0/255) or None when the asset is processed
+    unmasked (watermark fallback); then the whole image is the product region.
+    """
+    settings = settings or VisionSettings()
+    h, w = image.shape[:2]
+    if mask is not None and mask.shape[:2] != (h, w):
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+    if mask is not None and not mask.any():
+        mask = None
+    full = mask is None or bool(mask.min() > 0)
+    feats = extract_all(image, None if full else mask, settings.kp_methods,
+                        settings.kp_max_features, settings.kp_target_side)
+    thumb, s = resize_max_side(image, THUMB_SIDE)
+    m = np.full((h, w), 255, np.uint8) if mask is None else mask
+    tmask = cv2.resize(m, (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_NEAREST)
+    box = mask_bbox(m) or (0, 0, w, h)
+    extra = {
+        "thumb_jpg": np.frombuffer(encode_image(thumb, ".jpg", 95), np.uint8),
+        "thumb_mask_png": np.frombuffer(encode_image(tmask, ".png"), np.uint8),
+        "thumb_scale": np.float32(s),
+        "mask_box": np.array(box, np.float32),
+        "seg_fallback": np.int8(full if seg_fallback is None else seg_fallback),
+    }
+    return FeatureSet((h, w), feats, extra)
+
+
+def save_asset_features(path: str | os.PathLike, fs: FeatureSet) -> Path:
+    save_features(path, fs)
+    return Path(path)
+
+
+def load_asset_bundle(path: str | os.PathLike) -> AssetBundle:
+    return AssetBundle.from_featureset(load_features(path))

@@ -1,0 +1,283 @@
+"""The whole chain on a dataset folder (SPEC §8 layout), built only from the service functions.
+
+  prepare_dataset  decode videos -> keyframes -> segment -> embed -> keypoint bundle, and the same
+                   for catalog images (what media-ingestion, product-segmentor, vision-embedding
+                   and vision-keypoint do), in ``workers`` processes;
+  verify_dataset   per keyframe: retrieve_topk over catalog images, verify_pair each candidate
+                   (what the matcher does per keyframe);
+  score_dataset    compete + aggregate with MatchSettings (the matcher's decision).
+
+scripts/bench_quality.py is a thin wrapper over these; the pipeline issue reproduces its numbers
+through the services, which call the same functions with the same settings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vision_common.errors import VisionError
+from vision_common.settings import VisionSettings
+
+from .aggregate import ProductVideoMatch, aggregate
+from .assets import Asset, extract_asset_features, save_asset_features
+from .retrieval import retrieve_topk
+from .scoring import PairScore, compete
+from .settings import MatchSettings
+from .verify import PairEvidence, frame_duels, verify_pair
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    catalog: list[Asset] = field(default_factory=list)
+    frames: list[Asset] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    keyframe_wall_s: float = 0.0
+
+
+def load_dataset(root: str | os.PathLike) -> tuple[list[dict], list[dict], list[dict] | None]:
+    root = Path(root)
+    products = json.loads((root / "catalog.json").read_text())["products"]
+    videos = json.loads((root / "videos.json").read_text())["videos"]
+    truth = None
+    if (root / "truth.json").is_file():
+        truth = json.loads((root / "truth.json").read_text()).get("matches")
+    return products, videos, truth
+
+
+# --- worker side ------------------------------------------------------------------------------
+_W: dict = {}
+
+
+def _init_worker(vsettings_json: str) -> None:
+    """Load the models once per worker process (one thread each: parallelism is by process)."""
+    import cv2
+    import torch
+
+    from vision_common.embedding import build_embedder
+    from vision_common.segmentation import build_segmenter
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    vs = VisionSettings.model_validate_json(vsettings_json)
+    _W.update(settings=vs, segmenter=build_segmenter(vs), embedder=build_embedder(vs))
+
+
+def _process_images(items: list[tuple[str, np.ndarray]], work: Path, kind: str, t: dict) -> list[dict]:
+    """Segment, embed and extract features of (asset_id, image) items; write mask + npz."""
+    from vision_common.image_io import write_png
+
+    seg, emb, vs = _W["segmenter"], _W["embedder"], _W["settings"]
+    t0 = time.perf_counter()
+    results = seg.segment_batch([im for _, im in items])
+    t1 = time.perf_counter()
+    masks = [None if r.fallback else r.mask for r in results]
+    e_rgb, e_gray = emb.embed([im for _, im in items], masks)
+    t2 = time.perf_counter()
+    out = []
+    for (aid, im), r, m, er, eg in zip(items, results, masks, e_rgb, e_gray):
+        mask_path = work / "masks" / kind / f"{aid}.png"
+        write_png(mask_path, r.mask)
+        fs = extract_asset_features(im, m, vs, seg_fallback=r.fallback)
+        kp_path = save_asset_features(work / "kp" / f"{aid}.npz", fs)
+        out.append({"asset_id": aid, "mask_path": str(mask_path), "features_path": str(kp_path),
+                    "emb_rgb": er, "emb_gray": eg, "seg_fallback": r.fallback, "seg_reason": r.reason})
+    t3 = time.perf_counter()
+    t["segment"] += t1 - t0
+    t["embed"] += t2 - t1
+    t["keypoints"] += t3 - t2
+    return out
+
+
+def _catalog_task(args: tuple[str, str, str, str]) -> dict:
+    from vision_common.image_io import read_image
+
+    product_id, img_id, path, work = args
+    t: dict = defaultdict(float)
+    try:
+        t0 = time.perf_counter()
+        im = read_image(path)
+        t["decode"] += time.perf_counter() - t0
+        rec = _process_images([(img_id, im)], Path(work), "products", t)[0]
+        rec.update(owner_id=product_id, image_path=path)
+        return {"assets": [rec], "errors": [], "t": dict(t)}
+    except VisionError as exc:
+        return {"assets": [], "errors": [{"asset": img_id, "error": str(exc)}], "t": dict(t)}
+
+
+def _video_task(args: tuple[str, str, str, int, int]) -> dict:
+    from vision_common.image_io import write_jpg
+    from vision_common.keyframes import extract_keyframes
+
+    video_id, path, work, min_frames, max_frames = args
+    t: dict = defaultdict(float)
+    try:
+        t0 = time.perf_counter()
+        kfs = extract_keyframes(path, min_frames, max_frames)
+        t["decode"] += time.perf_counter() - t0
+        items, ts = [], {}
+        for i, k in enumerate(kfs):
+            fid = f"{video_id}__f{i:02d}"
+            items.append((fid, k.image))
+            ts[fid] = k.ts
+        recs = _process_images(items, Path(work), "frames", t) if items else []
+        for r in recs:
+            fpath = Path(work) / "videos" / video_id / "frames" / f"{r['asset_id']}.jpg"
+            write_jpg(fpath, dict(items)[r["asset_id"]], 95)
+            r.update(owner_id=video_id, ts=ts[r["asset_id"]], image_path=str(fpath))
+        return {"assets": recs, "errors": [], "t": dict(t)}
+    except VisionError as exc:
+        return {"assets": [], "errors": [{"asset": video_id, "error": str(exc)}], "t": dict(t)}
+
+
+def _to_asset(r: dict) -> Asset:
+    return Asset(r["asset_id"], r.get("image_path"), r.get("mask_path"), r["emb_rgb"], r["emb_gray"],
+                 r["features_path"], owner_id=r.get("owner_id"), ts=r.get("ts"))
+
+
+def prepare_dataset(root: str | os.PathLike, work: str | os.PathLike, vs: VisionSettings | None = None,
+                    workers: int = 2, min_frames: int = 3, max_frames: int = 8, progress=None) -> Prepared:
+    """Run the per-asset stages over a dataset; bad assets are recorded in ``errors``."""
+    vs = vs or VisionSettings()
+    root, work = Path(root), Path(work)
+    products, videos, _ = load_dataset(root)
+    cat_tasks = [(p["product_id"], f"{p['product_id']}__{i}", str(root / rel), str(work))
+                 for p in products for i, rel in enumerate(p.get("images", []))]
+    vid_tasks = [(v["video_id"], str(root / v["path"]), str(work), min_frames, max_frames) for v in videos]
+    prep = Prepared()
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # torch + fork is unsafe; spawn gives clean per-process models
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(vs.model_dump_json(),)) as ex:
+        for res in _tracked(ex.map(_catalog_task, cat_tasks), len(cat_tasks), "catalog images", progress):
+            _collect(prep, res, catalog=True)
+        t0 = time.perf_counter()
+        for res in _tracked(ex.map(_video_task, vid_tasks), len(vid_tasks), "videos", progress):
+            _collect(prep, res, catalog=False)
+        prep.keyframe_wall_s = time.perf_counter() - t0
+    return prep
+
+
+def _collect(prep: Prepared, res: dict, catalog: bool) -> None:
+    (prep.catalog if catalog else prep.frames).extend(_to_asset(r) for r in res["assets"])
+    prep.errors.extend(res["errors"])
+    prefix = "catalog_" if catalog else "keyframe_"
+    for k, v in res["t"].items():
+        prep.stage_seconds[prefix + k] += v
+
+
+def _tracked(it, total, desc, progress):
+    if progress is None:
+        return it
+    return progress(it, total=total, desc=desc)
+
+
+# --- matching side ----------------------------------------------------------------------------
+@dataclass
+class FrameEvidence:
+    frame_id: str
+    video_id: str
+    ts: float | None
+    candidates: list[tuple[str, float]]  # (img_id, retrieval similarity), best first
+    evidence: list[tuple[str, PairEvidence]]  # (product_id, evidence)
+    duels: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _verify_video(args) -> list[FrameEvidence]:
+    frames, catalog, s = args
+    db_rgb = np.stack([c.emb_rgb for c in catalog])
+    db_gray = np.stack([c.emb_gray for c in catalog])
+    out = []
+    for f in frames:
+        topk = retrieve_topk(f.emb_rgb, f.emb_gray, db_rgb, db_gray, s.retrieval_topk)[0]
+        try:
+            fb = f.bundle()
+        except Exception as exc:
+            log.warning("keyframe %s skipped: %s", f.asset_id, exc)
+            continue
+        ev, items = [], []
+        for i, sim in topk:
+            if sim < s.sim_deep_min:
+                continue
+            c = catalog[i]
+            try:
+                cb = c.bundle()
+            except Exception as exc:
+                log.warning("catalog image %s skipped: %s", c.asset_id, exc)
+                continue
+            e = verify_pair(cb, fb, s, c.asset_id, f.asset_id, sim)
+            ev.append((c.owner_id, e))
+            items.append((e, cb, c.owner_id))
+        duels = frame_duels(fb, items, s)
+        out.append(FrameEvidence(f.asset_id, f.owner_id, f.ts, [(catalog[i].asset_id, sim) for i, sim in topk],
+                                 ev, duels))
+    return out
+
+
+def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=None) -> list[FrameEvidence]:
+    """Retrieve + verify every keyframe (parallel over videos)."""
+    by_video: dict[str, list[Asset]] = defaultdict(list)
+    for f in prep.frames:
+        by_video[f.owner_id].append(f)
+    catalog = [c for c in prep.catalog if c.emb_rgb is not None]
+    if not catalog:
+        return []
+    # the workers get plain assets without cached bundles (smaller pickles)
+    cat_light = [Asset(c.asset_id, c.image_path, c.mask_path, c.emb_rgb, c.emb_gray, c.features_path, c.owner_id)
+                 for c in catalog]
+    tasks = [(fs, cat_light, s) for _, fs in sorted(by_video.items())]
+    out: list[FrameEvidence] = []
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        for res in _tracked(ex.map(_verify_video, tasks), len(tasks), "matching videos", progress):
+            out.extend(res)
+    return out
+
+
+def score_dataset(fevs: list[FrameEvidence], s: MatchSettings) -> tuple[list[PairScore], list[ProductVideoMatch]]:
+    pairs: list[PairScore] = []
+    frames: dict[str, tuple[str, float | None]] = {}
+    for fe in fevs:
+        frames[fe.frame_id] = (fe.video_id, fe.ts)
+        pairs.extend(compete(fe.evidence, s, fe.duels))
+    return pairs, aggregate(pairs, frames, s)
+
+
+def evaluate(matches: list[ProductVideoMatch], truth: list[dict], fevs: list[FrameEvidence] | None = None,
+             catalog: list[Asset] | None = None) -> dict:
+    true = {(t["product_id"], t["video_id"]) for t in truth}
+    pred = {(m.product_id, m.video_id) for m in matches if m.accepted}
+    tp = len(true & pred)
+    p = tp / len(pred) if pred else 1.0
+    r = tp / len(true) if true else 1.0
+    out = {"pairs_true": len(true), "pairs_predicted": len(pred), "true_positives": tp,
+           "precision": round(p, 4), "recall": round(r, 4),
+           "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
+    if fevs is not None and catalog is not None:
+        owner = {c.asset_id: c.owner_id for c in catalog}
+        retrieved = {(owner[i], fe.video_id) for fe in fevs for i, _ in fe.candidates}
+        out["retrieval_recall_at_k"] = round(len(true & retrieved) / len(true), 4) if true else 1.0
+    return out
+
+
+def save_cache(path: str | os.PathLike, obj) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
+def load_cache(path: str | os.PathLike):
+    with open(path, "rb") as f:
+        return pickle.load(f)

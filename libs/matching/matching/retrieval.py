@@ -1,0 +1,29 @@
+"""Candidate retrieval (SPEC §6.1): cosine on emb_rgb and emb_gray, take the max, top-K.
+
+The matcher service does the same with pgvector HNSW (two ``<=>`` queries, max per image); this
+numpy version is exact and is what tests and the bench use.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
+    """(Q, N) max(cos_rgb, cos_gray); inputs L2-normalised, 1-D queries allowed."""
+    q_rgb, q_gray = np.atleast_2d(q_rgb), np.atleast_2d(q_gray)
+    return np.maximum(q_rgb @ db_rgb.T, q_gray @ db_gray.T)
+
+
+def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,
+                  k: int = 20, min_sim: float = -1.0) -> list[list[tuple[int, float]]]:
+    """For each query, the top-``k`` database rows as (index, similarity), best first."""
+    if db_rgb.shape[0] == 0:
+        return [[] for _ in range(np.atleast_2d(q_rgb).shape[0])]
+    sim = similarity(q_rgb, q_gray, db_rgb, db_gray)
+    k = min(k, sim.shape[1])
+    out = []
+    for row in sim:
+        idx = np.argpartition(-row, k - 1)[:k]
+        idx = idx[np.argsort(-row[idx])]
+        out.append([(int(i), float(row[i])) for i in idx if row[i] >= min_sim])
+    return out

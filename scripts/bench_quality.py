@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Benchmark the matching core on a dataset in the SPEC §8 local layout.
+
+Runs what the services run, with their settings (VisionSettings / MatchSettings from the
+environment): decode videos, pick keyframes, segment, embed, keypoint bundles (catalog images and
+keyframes), retrieve top-K, verify + compete per keyframe, aggregate per (product, video), and
+compares the accepted pairs with truth.json. Progress goes to stderr; the LAST line of stdout is
+one JSON object:
+
+  pairs_true, pairs_predicted, precision, recall, f1, retrieval_recall_at_k, keyframes, seconds,
+  keyframes_per_s (decode+segment+embed+keypoints, wall clock over --workers processes),
+  stage_seconds (per stage, summed over workers), matching_seconds, errors, false_positives,
+  false_negatives.
+
+Examples:
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val
+  python scripts/bench_quality.py --dataset data/bench/grocery-val
+  python scripts/bench_quality.py --dataset data/bench/grocery-val --work data/bench/work-val --reuse
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", required=True, type=Path, help="folder with catalog.json, videos.json, truth.json")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="where masks, keyframes and feature files go (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the prepared assets and verification cached in --work (skips extraction; "
+                         "keyframes_per_s is then not measured)")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")),
+                    help="processes for extraction and matching (default 2: the target machine's cores)")
+    ap.add_argument("--min-frames", type=int, default=3)
+    ap.add_argument("--max-frames", type=int, default=8)
+    args = ap.parse_args(argv)
+
+    from matching.pipeline import (evaluate, load_cache, load_dataset, prepare_dataset, save_cache,
+                                   score_dataset, verify_dataset)
+    from matching.settings import MatchSettings
+    from vision_common.settings import VisionSettings
+
+    if not (args.dataset / "catalog.json").is_file():
+        print(f"{args.dataset}: no catalog.json (not a dataset folder)", file=sys.stderr)
+        return 2
+    vs, ms = VisionSettings(), MatchSettings()
+    tmp = None
+    if args.work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="bench-")
+        args.work = Path(tmp.name)
+    args.work.mkdir(parents=True, exist_ok=True)
+    prep_cache, ver_cache = args.work / "prepared.pkl", args.work / "verified.pkl"
+
+    def progress(it, total, desc):
+        return tqdm(it, total=total, desc=desc, file=sys.stderr, dynamic_ncols=True)
+
+    t0 = time.perf_counter()
+    if args.reuse and prep_cache.is_file():
+        prep = load_cache(prep_cache)
+    else:
+        prep = prepare_dataset(args.dataset, args.work, vs, args.workers, args.min_frames, args.max_frames, progress)
+        save_cache(prep_cache, prep)
+    t1 = time.perf_counter()
+    if args.reuse and ver_cache.is_file():
+        fevs = load_cache(ver_cache)
+    else:
+        fevs = verify_dataset(prep, ms, args.workers, progress)
+        save_cache(ver_cache, fevs)
+    pairs, matches = score_dataset(fevs, ms)
+    t2 = time.perf_counter()
+
+    _, _, truth = load_dataset(args.dataset)
+    result: dict = {}
+    if truth is not None:
+        result.update(evaluate(matches, truth, fevs, prep.catalog))
+        true = {(t["product_id"], t["video_id"]) for t in truth}
+        pred = {(m.product_id, m.video_id): m for m in matches if m.accepted}
+        result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
+                                     for (p, v) in sorted(set(pred) - true)]
+        result["false_negatives"] = [dict(product_id=p, video_id=v) for (p, v) in sorted(true - set(pred))]
+    n_kf = len(prep.frames)
+    result.update({
+        "keyframes": n_kf,
+        "catalog_images": len(prep.catalog),
+        "seconds": round(t2 - t0, 2),
+        "keyframes_per_s": round(n_kf / prep.keyframe_wall_s, 2) if prep.keyframe_wall_s else None,
+        "matching_seconds": round(t2 - t1, 2),
+        "stage_seconds": {k: round(v, 2) for k, v in sorted(prep.stage_seconds.items())},
+        "workers": args.workers,
+        "errors": prep.errors,
+        "settings": {"segmenter": vs.segmenter, "seg_input_size": vs.seg_input_size, "embed_model": vs.embed_model,
+                     "kp_methods": vs.kp_methods, "retrieval_topk": ms.retrieval_topk,
+                     "match_accept": ms.match_accept},
+    })
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
