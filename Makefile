@@ -12,7 +12,9 @@ REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/requirements.txt)
 # Passed through to the services started by `make up`.
 export LOCAL_DATASET_DIR REPLICAS DATA_ROOT
 
-.PHONY: help install up infra-up down status migrate test demo bench-quality clean-data
+DEMO_DIR ?= data/demo-dataset
+
+.PHONY: help install up infra-up down status migrate test demo clean-data
 
 help:
 	@echo "make demo          install, bring everything up, run a real job on a generated demo dataset"
@@ -51,6 +53,13 @@ migrate: install
 
 test: install
 	PYTHON=$(PY) bash scripts/run_tests.sh
+
+# A real job end to end on a dataset the code generates (nothing downloaded): products and clips
+# with near-identical sibling variants, through every service, then results vs the truth.
+demo: install
+	$(PY) scripts/make_demo_dataset.py $(DEMO_DIR)
+	LOCAL_DATASET_DIR=$(CURDIR)/$(DEMO_DIR) $(PY) -m common_py.devstack up
+	$(PY) scripts/demo.py --dataset $(DEMO_DIR) --industry breakfast
 
 clean-data: down
 	rm -rf data/*

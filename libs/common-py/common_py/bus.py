@@ -87,6 +87,7 @@ class Subscription:
     queue_name: str
     require_job: bool = True
     prefetch: int | None = None
+    critical: bool = False  # the job cannot proceed without this message: dead-lettering it fails the job
     # filled at start
     channel: Any = None
     queue: Any = None
@@ -191,12 +192,15 @@ class EventBus:
 
     # -- consuming ----------------------------------------------------------------------------
     def subscribe(self, routing_key: str, handler: Handler, *, require_job: bool = True,
-                  prefetch: int | None = None) -> Subscription:
+                  prefetch: int | None = None, critical: bool = False) -> Subscription:
         """Bind `handler` to `routing_key`. `require_job`: an event for a job that does not exist
-        is a fatal error (DLQ), since nothing downstream could use its result."""
+        is a fatal error (DLQ), since nothing downstream could use its result. `critical`: the job
+        cannot go on without this message (a request, a per-job step), so when it is
+        dead-lettered the bus also publishes `job.failed` with the reason, instead of leaving the
+        job to wait for its phase timeout."""
         if routing_key not in ROUTING_KEYS:  # fail at startup, not on the first message
             raise ValueError(f"no contract for routing key {routing_key!r}")
-        sub = Subscription(routing_key, handler, self.queue_name(routing_key), require_job, prefetch)
+        sub = Subscription(routing_key, handler, self.queue_name(routing_key), require_job, prefetch, critical)
         self.subscriptions.append(sub)
         return sub
 
@@ -257,16 +261,19 @@ class EventBus:
                 metrics.EVENTS.labels(routing_key, "duplicate").inc()
                 await message.ack()
             except FatalError as exc:
-                if isinstance(exc, JobFailed):
-                    await self._report_job_failed(sub, event, exc)
+                if isinstance(exc, JobFailed) or (sub.critical and exc.code != ErrorCode.UNKNOWN_JOB):
+                    await self._report_job_failed(sub, event, exc.code, str(exc))
                 await self._dead_letter(sub, message, routing_key, exc.code, str(exc), attempt)
             except Exception as exc:  # noqa: BLE001 - every other failure is worth retrying
                 code = exc.code if isinstance(exc, PipelineError) else ErrorCode.INTERNAL
                 if attempt < self.settings.bus_max_attempts:
                     await self._retry(sub, message, routing_key, code, exc, attempt)
                 else:
-                    await self._dead_letter(sub, message, routing_key, code,
-                                            f"{type(exc).__name__}: {exc}", attempt)
+                    reason = f"{type(exc).__name__}: {exc}"
+                    if sub.critical:
+                        await self._report_job_failed(
+                            sub, event, code, f"{routing_key} failed {attempt} times; last error: {reason}")
+                    await self._dead_letter(sub, message, routing_key, code, reason, attempt)
             else:
                 metrics.EVENTS.labels(routing_key, "ok").inc()
                 await message.ack()
@@ -287,14 +294,16 @@ class EventBus:
             async with ctx.transaction():
                 pass
 
-    async def _report_job_failed(self, sub: Subscription, event: Event, exc: JobFailed) -> None:
+    async def _report_job_failed(self, sub: Subscription, event: Event, code: ErrorCode, reason: str) -> None:
         ctx = HandlerContext(self.uow, sub.queue_name, event)
         try:
             async with ctx.transaction() as tx:
                 await tx.emit("job.failed", {"job_id": event.job_id, "service": self.service,
-                                             "reason": str(exc)[:2000], "error_code": exc.code.value})
+                                             "reason": reason[:2000], "error_code": code.value})
         except AlreadyHandled:
             pass
+        except Exception as exc:  # noqa: BLE001 - the dead letter below still records the failure
+            log.error("could not publish job.failed: %s", exc, extra={"error_code": ErrorCode.DEPENDENCY_UNAVAILABLE})
 
     async def _retry(self, sub: Subscription, message: AbstractIncomingMessage, routing_key: str,
                      code: ErrorCode, exc: Exception, attempt: int) -> None:

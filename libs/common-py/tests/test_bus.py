@@ -239,3 +239,30 @@ async def test_outbox_relay_publishes_what_a_crash_left_behind(bus_settings, db_
     assert got == [event_id]
     assert await db_pool.fetchval("SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1",
                                   uuid.UUID(event_id))
+
+
+async def test_exhausting_retries_of_a_critical_message_fails_the_job(bus_pair, bus_settings, db_pool):
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    failures = []
+
+    async def on_request(event, ctx):
+        raise ConnectionError("vector-index unreachable")
+
+    async def on_failed(event, ctx):
+        failures.append(event.payload)
+
+    consumer.subscribe("match.request", on_request, critical=True)
+    watcher = EventBus(bus_settings, "watcher", db_pool)
+    watcher.subscribe("job.failed", on_failed)
+    await consumer.start()
+    await watcher.start()
+    try:
+        await producer.publish("match.request", {"job_id": job_id, "industry": "x", "top_k": 5})
+        await wait_for(lambda: failures, timeout=20)
+    finally:
+        await watcher.stop(grace_s=1)
+    assert failures[0]["error_code"] == "INTERNAL"
+    assert "failed 3 times" in failures[0]["reason"] and "vector-index unreachable" in failures[0]["reason"]
+    dead = await drain_queue(bus_settings.bus_broker, f"{bus_settings.bus_queue_prefix}svc.match.request.dlq")
+    assert len(dead) == 1

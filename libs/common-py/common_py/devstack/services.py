@@ -56,6 +56,21 @@ def parse_replicas(spec: str | None) -> dict[str, int]:
     return out
 
 
+# Settings given on the `make up` command line that must reach the services even when supervisord
+# is already running (its own environment is fixed when it starts; a changed value here changes
+# the program's config, and `supervisorctl update` restarts exactly those programs).
+PASSTHROUGH = ("LOCAL_DATASET_DIR",)
+
+
+def passthrough_env() -> dict[str, str]:
+    env = {}
+    for key in PASSTHROUGH:
+        value = os.environ.get(key)
+        if value:
+            env[key] = str(Path(value).resolve()) if key.endswith("_DIR") else value
+    return env
+
+
 @dataclass(frozen=True)
 class Process:
     name: str       # supervisord program name (service, or service-<i> for replicas)
@@ -110,7 +125,7 @@ class Supervisor:
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         ]
         for p in procs:
-            env = {**stack_env, p.service.port_env: str(p.port), "HTTP_PORT": str(p.port),
+            env = {**stack_env, **passthrough_env(), p.service.port_env: str(p.port), "HTTP_PORT": str(p.port),
                    "PYTHONUNBUFFERED": "1", "SERVICE_INSTANCE": p.name}
             env_line = ",".join(f'{k}="{v}"' for k, v in env.items())
             lines += [
