@@ -4,7 +4,8 @@ one `products.image.ready` per image, then the job's image count and its complet
 Each product is stored in a transaction of its own (progress is visible while a long collection
 runs); its events carry deterministic event_ids, so a redelivered request re-emits the same ids
 and consumers drop the repeats. A product or image that fails is logged and skipped: one bad item
-never fails the job. Products and images collected by an earlier job are reused, not fetched again.
+never fails the job. A product collected by an earlier job is reused as it is: its source is not
+asked for its details or images again.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ class CatalogCollector:
         plans = self.plan_sources(top_amz, top_ebay)
         if not plans:
             raise JobFailed("no product source is configured: set LOCAL_DATASET_DIR, or eBay/Amazon credentials")
+        asked = [plan for plan in plans if sum(plan.caps.values()) > 0]  # a cap of 0: not asked at all
         found, errors = [], []
-        for plan in plans:
+        for plan in asked:
             try:
                 if hasattr(plan.source, "search_capped"):
                     records = await plan.source.search_capped(industry, plan.caps)
@@ -72,18 +74,36 @@ class CatalogCollector:
                           extra={"error_code": ErrorCode.DEPENDENCY_UNAVAILABLE})
                 continue
             found += [(plan.source, r) for r in records]
-        if errors and len(errors) == len(plans):
+        if errors and len(errors) == len(asked):
             raise JobFailed("every product source failed: " + "; ".join(errors))
         return found
+
+    async def _stored_images(self, rec: ProductRecord) -> list:
+        async with self.uow.pool.acquire() as conn:
+            return await conn.fetch(
+                "SELECT pi.img_id, pi.local_path, pi.phash, pi.source_url FROM product_images pi "
+                "JOIN products p USING (product_id) WHERE p.src = $1 AND p.asin_or_itemid = $2", rec.src, rec.item_id)
 
     async def store_product(self, job_id: str, source: ProductSource, rec: ProductRecord) -> int:
         """Store one product and its images; returns how many images it contributes."""
         product_id = product_id_for(rec)
+        stored = await self._stored_images(rec)
+        if stored and all(self.storage.exists(r["local_path"]) for r in stored):
+            # collected by an earlier job: reused as it is, nothing is asked of the source again
+            # (no details call, no image download, not even for images that were dropped then)
+            gallery = {image_id_for(product_id, ref): i for i, ref in enumerate(rec.images)}
+            stored = sorted(stored, key=lambda r: (gallery.get(r["img_id"], len(gallery)), r["img_id"]))
+            kept = [(r["img_id"], r["local_path"], r["phash"], r["source_url"] or "") for r in stored]
+        else:
+            if rec.needs_details and hasattr(source, "details"):
+                rec = await source.details(rec)
+            kept = await self._fetch_images(source, rec, product_id, {r["img_id"]: r for r in stored})
+        await self._save(job_id, rec, product_id, kept)
+        return len(kept)
+
+    async def _fetch_images(self, source: ProductSource, rec: ProductRecord, product_id: str,
+                            existing: dict) -> list[tuple[str, str, str | None, str]]:
         kept: list[tuple[str, str, str | None, str]] = []  # (img_id, rel path, phash, ref)
-        async with self.uow.pool.acquire() as conn:
-            existing = {r["img_id"]: r for r in await conn.fetch(
-                "SELECT pi.img_id, pi.local_path, pi.phash FROM product_images pi JOIN products p USING (product_id) "
-                "WHERE p.src = $1 AND p.asin_or_itemid = $2", rec.src, rec.item_id)}
         for ref in rec.images:
             if len(kept) >= self.per_product:
                 break
@@ -105,13 +125,19 @@ class CatalogCollector:
             rel = self.storage.product_image(product_id, img_id)
             await asyncio.to_thread(self.storage.write_bytes, rel, img.jpeg)
             kept.append((img_id, rel, img.phash, ref))
+        return kept
 
+    async def _save(self, job_id: str, rec: ProductRecord, product_id: str,
+                    kept: list[tuple[str, str, str | None, str]]) -> None:
         async with self.uow.begin() as tx:
             product_id = await tx.conn.fetchval(
                 """INSERT INTO products (product_id, src, asin_or_itemid, title, brand, url, price, currency)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                   ON CONFLICT (src, asin_or_itemid) DO UPDATE SET title = EXCLUDED.title, brand = EXCLUDED.brand,
-                       url = EXCLUDED.url, price = EXCLUDED.price, currency = EXCLUDED.currency
+                   ON CONFLICT (src, asin_or_itemid) DO UPDATE SET
+                       -- a search summary may lack what an earlier job's details call found
+                       title = COALESCE(EXCLUDED.title, products.title), brand = COALESCE(EXCLUDED.brand, products.brand),
+                       url = COALESCE(EXCLUDED.url, products.url), price = COALESCE(EXCLUDED.price, products.price),
+                       currency = COALESCE(EXCLUDED.currency, products.currency)
                    RETURNING product_id""",
                 product_id, rec.src, rec.item_id, rec.title, rec.brand, rec.url, rec.price, rec.currency)
             await tx.conn.execute("INSERT INTO job_products (job_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -124,7 +150,6 @@ class CatalogCollector:
                 await tx.emit("products.image.ready", {
                     "event_id": stable_event_id(job_id, "products.image.ready", img_id),
                     "job_id": job_id, "product_id": product_id, "image_id": img_id, "local_path": rel})
-        return len(kept)
 
     async def collect(self, job_id: str, industry: str, top_amz: int, top_ebay: int) -> int:
         total = 0

@@ -16,10 +16,14 @@ class ProductRecord:
     price: float | None = None
     currency: str | None = None
     images: list[str] = field(default_factory=list)  # URLs or local file paths, gallery order
+    # a search summary the source can complete with `details()` (more images, brand); the
+    # collector asks for that only for products it has not stored before
+    needs_details: bool = False
 
 
 class SourceError(Exception):
-    """The source as a whole cannot answer (bad credentials, unreadable dataset, outage)."""
+    """From `search`: the source as a whole cannot answer (bad credentials, unreadable dataset,
+    outage). From `fetch_image` or `details`: that one item cannot be had."""
 
 
 class ProductSource(Protocol):
@@ -30,3 +34,6 @@ class ProductSource(Protocol):
 
     async def fetch_image(self, ref: str) -> bytes:
         """The bytes of one image reference from ProductRecord.images."""
+
+    # optional: `async def details(self, rec: ProductRecord) -> ProductRecord` completes a record
+    # returned with needs_details=True (see ebay.py)
