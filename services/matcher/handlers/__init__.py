@@ -1,13 +1,12 @@
-"""Bus bindings of matcher."""
+"""Bus bindings of the matcher."""
 
-import logging
-
-log = logging.getLogger("matcher")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from services.matcher import Matcher
+from services.retrieval import VectorIndexClient
 
 
 def register(rt) -> None:
-    rt.bus.subscribe("match.request", log_event)
+    c = rt.settings
+    index = VectorIndexClient(c.vector_index_url, c.vector_index_timeout_s)
+    matcher = Matcher(rt.pool, rt.storage, index, c.matching, c.match_workers)
+    # one job at a time: matching a job already uses every core
+    rt.bus.subscribe("match.request", matcher.handle, prefetch=1, critical=True)

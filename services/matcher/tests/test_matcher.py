@@ -1,0 +1,115 @@
+"""The matcher as a real process beside a real vector-index: rows with real embeddings and
+feature bundles (made here with the same library calls the vision services make), a match.request
+in, matches and events out."""
+
+import importlib.util
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from common_py.testing import create_job
+from matching.assets import extract_asset_features, save_asset_features
+from vision_common.embedding import build_embedder
+from vision_common.settings import VisionSettings
+
+REPO = Path(__file__).resolve().parents[3]
+KEYS = ["match.result", "matchings.process.completed", "job.failed"]
+
+
+def demo_module():
+    spec = importlib.util.spec_from_file_location("make_demo_dataset", REPO / "scripts/make_demo_dataset.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    """Two sibling cartons (same layout, other band and word), a scene showing the first one
+    held in a hand, and a scene with neither."""
+    demo = demo_module()
+    base, shape, _ = demo.FAMILIES["Sunny"]
+    orange = demo.package("Sunny", "Orange", base, shape, (20, 130, 250), 0)
+    apple = demo.package("Sunny", "Apple", base, shape, (60, 190, 80), 0)
+    rng = random.Random(3)
+    return {"orange": demo.on_white(orange, False, rng), "apple": demo.on_white(apple, False, rng),
+            "scene": cv2.resize(demo.scene_with(orange, rng), (360, 360)),
+            "empty": cv2.resize(demo.scene_with(None, rng), (360, 360))}
+
+
+async def insert_asset(pool, root, table, key, asset_id, owner_col, owner, image, embedder, extra=None):
+    rel = f"{table}/{asset_id}.jpg"
+    (root / table).mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(root / rel), image)
+    rgb, gray = embedder.embed([image], [None])
+    kp = f"kp/{asset_id}.npz"
+    save_asset_features(root / kp, extract_asset_features(image, None))
+    cols = {key: asset_id, owner_col: owner, "local_path": rel, "emb_rgb": rgb[0], "emb_gray": gray[0],
+            "kp_blob_path": kp, **(extra or {})}
+    names = ", ".join(cols)
+    marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    await pool.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", *cols.values())
+
+
+async def test_matches_the_shown_product_not_its_sibling(start_service, event_sink, bus_settings, db_pool, scenes):
+    sink = await event_sink(KEYS)
+    root = bus_settings.data_root
+    embedder = build_embedder(VisionSettings())
+    job = await create_job(db_pool, "breakfast")
+    for pid in ("sunny-orange", "sunny-apple"):
+        await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ($1, 'local', $1)", pid)
+        await db_pool.execute("INSERT INTO job_products VALUES ($1, $2)", job, pid)
+        await insert_asset(db_pool, root, "product_images", "img_id", f"img-{pid}", "product_id", pid,
+                           scenes[pid.split("-")[1]], embedder)
+    for vid, key in (("vid-orange", "scene"), ("vid-empty", "empty")):
+        await db_pool.execute("INSERT INTO videos (video_id, platform) VALUES ($1, 'local')", vid)
+        await db_pool.execute("INSERT INTO job_videos VALUES ($1, $2)", job, vid)
+        await insert_asset(db_pool, root, "video_frames", "frame_id", f"{vid}-f0", "video_id", vid, scenes[key],
+                           embedder, {"ts": 2.5})
+
+    index = start_service("vector-index")
+    start_service("matcher", VECTOR_INDEX_URL=index.url)
+    await sink.bus.publish("match.request", {"job_id": job, "industry": "breakfast", "top_k": 20})
+    await sink.wait_for("matchings.process.completed", job, timeout=120)
+    results = sink.for_job("match.result", job)
+    assert [(r["product_id"], r["video_id"]) for r in results] == [("sunny-orange", "vid-orange")]
+    r = results[0]
+    assert r["best_pair"] == {**r["best_pair"], "img_id": "img-sunny-orange", "frame_id": "vid-orange-f0"}
+    assert r["score"] >= 0.8 and r["ts"] == 2.5
+    row = await db_pool.fetchrow("SELECT * FROM matches WHERE match_id = $1", r["match_id"])
+    assert (row["job_id"], row["product_id"], row["video_id"], row["best_frame_id"]) == \
+        (job, "sunny-orange", "vid-orange", "vid-orange-f0")
+    assert abs(row["score"] - r["score"]) < 1e-9
+
+
+async def test_a_job_without_keyframes_completes_with_no_match(start_service, event_sink, db_pool):
+    sink = await event_sink(KEYS)
+    job = await create_job(db_pool)
+    index = start_service("vector-index")
+    start_service("matcher", VECTOR_INDEX_URL=index.url)
+    await sink.bus.publish("match.request", {"job_id": job, "industry": "x", "top_k": 20})
+    await sink.wait_for("matchings.process.completed", job, timeout=60)
+    assert sink.for_job("match.result", job) == []
+
+
+async def test_an_unreachable_index_fails_the_job_after_the_retries(start_service, event_sink, db_pool, bus_settings):
+    sink = await event_sink(KEYS)
+    job = await create_job(db_pool)
+    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pz', 'local', 'pz')")
+    await db_pool.execute("INSERT INTO job_products VALUES ($1, 'pz')", job)
+    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path, emb_rgb, emb_gray, kp_blob_path) "
+                          "VALUES ('img-pz', 'pz', 'x.jpg', $1, $1, 'kp/img-pz.npz')", np.full(1280, 0.02, np.float32))
+    (bus_settings.data_root / "kp").mkdir(exist_ok=True)
+    (bus_settings.data_root / "kp/img-pz.npz").write_bytes(b"x")
+    await db_pool.execute("INSERT INTO videos (video_id, platform) VALUES ('vz', 'local')")
+    await db_pool.execute("INSERT INTO job_videos VALUES ($1, 'vz')", job)
+    await db_pool.execute("INSERT INTO video_frames (frame_id, video_id, ts, local_path, emb_rgb, emb_gray, kp_blob_path) "
+                          "VALUES ('vz-f0', 'vz', 0, 'y.jpg', $1, $1, 'kp/img-pz.npz')", np.full(1280, 0.02, np.float32))
+    start_service("matcher", VECTOR_INDEX_URL="http://127.0.0.1:9")  # nothing listens there
+    await sink.bus.publish("match.request", {"job_id": job, "industry": "x", "top_k": 20})
+    failed = await sink.wait_for("job.failed", job, timeout=60)
+    assert failed[0]["service"] == "matcher" and "vector-index unreachable" in failed[0]["reason"]
+    assert not sink.for_job("matchings.process.completed", job)
