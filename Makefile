@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 LIBS := libs/contracts libs/common-py $(wildcard libs/vision-common) $(wildcard libs/matching)
 REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/requirements.txt) $(wildcard services/*/requirements.txt)
 
-# Passed through to the services started by `make up`.
-export LOCAL_DATASET_DIR REPLICAS DATA_ROOT
+# Variables given on the command line (`make up LOCAL_DATASET_DIR=...`) reach the commands below
+# through the environment by themselves; exporting them here would export them empty when unset.
 
 DEMO_DIR ?= data/demo-dataset
 

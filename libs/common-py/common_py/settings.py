@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=(".env", os.path.join(os.environ.get("DATA_ROOT", "data"), "run", "stack.env")),
+        env_file=(".env", os.path.join(os.environ.get("DATA_ROOT") or "data", "run", "stack.env")),
         env_file_encoding="utf-8", extra="ignore",
     )
 
@@ -42,3 +42,9 @@ class CommonSettings(BaseSettings):
     log_level: str = Field("INFO")
     http_host: str = Field("127.0.0.1", description="bind address of the service's HTTP port")
     http_port: int = Field(0, ge=0, le=65535, description="health/metrics (or API) port; 0 picks a free one")
+
+    @field_validator("data_root", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value):
+        # DATA_ROOT="" (an exported but unset variable) must not mean the current directory
+        return value or "data"

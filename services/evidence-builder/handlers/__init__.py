@@ -1,14 +1,11 @@
 """Bus bindings of evidence-builder."""
 
-import logging
-
-log = logging.getLogger("evidence-builder")
-
-
-async def log_event(event, ctx):
-    log.info("received %s", event.routing_key)
+from handlers.evidence_events import on_match_result, on_matching_completed
+from services.evidence import EvidenceRenderer
 
 
 def register(rt) -> None:
-    rt.bus.subscribe("match.result", log_event)
-    rt.bus.subscribe("matchings.process.completed", log_event)
+    c = rt.settings
+    renderer = EvidenceRenderer(rt.pool, rt.storage, c.matching)
+    rt.bus.subscribe("match.result", on_match_result(renderer), prefetch=c.consume_prefetch)
+    rt.bus.subscribe("matchings.process.completed", on_matching_completed, critical=True)

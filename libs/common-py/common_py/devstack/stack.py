@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common_py.devstack import postgres, rabbitmq, redis
@@ -26,6 +26,12 @@ class StackSettings(BaseSettings):
     bus_broker: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
     data_root: Path = Path("data")
+
+    @field_validator("data_root", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value):
+        return value or "data"
+
     embedded_pg_port: int = Field(5433, description="port of the embedded PostgreSQL when one is needed")
     replicas: str = Field("", description="extra replicas, e.g. 'vision-embedding=2,vision-keypoint=2'")
 
