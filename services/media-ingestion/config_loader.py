@@ -1,6 +1,7 @@
 """Settings of media-ingestion: the shared ones (common_py.settings) plus its own, all from env."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 
@@ -14,6 +15,27 @@ class MediaIngestionConfig(CommonSettings):
     max_videos_per_job: int = Field(50, ge=0, description="videos ingested per job at most")
     keyframes_min: int = Field(3, ge=1)
     keyframes_max: int = Field(8, ge=1)
+
+    # YouTube and Bilibili through yt-dlp, for the platforms a job names
+    video_online_sources: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto: on unless LOCAL_DATASET_DIR is set (the dataset then stands in for them)")
+    video_max_per_platform: int = Field(10, ge=0, description="videos one platform contributes to a job")
+    video_search_depth: int = Field(15, ge=1, description="search results looked at per query, before the filters")
+    video_max_duration_s: float = Field(1200, gt=0, description="longer videos are skipped")
+    video_max_filesize_mb: float = Field(300, gt=0, description="larger downloads are skipped or stopped")
+    video_min_height: int = Field(480, ge=144, description="download the smallest format with at least this height")
+    video_download_timeout_s: float = Field(600, gt=0, description="one video's download, wall clock")
+    ytdlp_socket_timeout_s: float = Field(20, gt=0)
+    ytdlp_cookies_file: Path | None = Field(None, description="Netscape cookies.txt for yt-dlp (age gates, Bilibili HD)")
+    ytdlp_js_runtime: str | None = Field(None, description="deno (yt-dlp's default), node, bun or quickjs")
+    ytdlp_js_runtime_path: str | None = Field(None, description="the runtime's executable, if not on PATH")
+    ytdlp_remote_components: str = Field("", description="comma list, e.g. ejs:github (yt-dlp's JS challenge solver)")
+
+    @property
+    def online_videos_enabled(self) -> bool:
+        if self.video_online_sources == "auto":
+            return self.local_dataset_dir is None
+        return self.video_online_sources == "on"
 
 
 def load_config() -> MediaIngestionConfig:

@@ -8,6 +8,7 @@ server's base URL, so the image links the "API" hands out point back here.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class Replay:
         self._routes: list[tuple[str, str, dict, list[Reply]]] = []
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -77,6 +78,12 @@ class Replay:
                     return replies.pop(0) if len(replies) > 1 else replies[0]
         return Reply(404, {"errors": [{"message": f"no recording for {seen.method} {seen.path}"}]})
 
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is not news
+            super().handle_error(request, client_address)
 
 def _handler(replay: Replay):
     class Handler(BaseHTTPRequestHandler):

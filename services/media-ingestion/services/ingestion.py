@@ -10,6 +10,7 @@ decode is logged and skipped, and a video ingested by an earlier job is reused a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -87,12 +88,14 @@ class MediaIngestion:
 
     async def _extract(self, source: VideoSource, rec: VideoRecord, video_id: str) -> list[Frame]:
         workdir = self.storage.resolve(f"videos/{video_id}/download")
-        path = await source.fetch(rec, workdir)
         try:
+            path = await source.fetch(rec, workdir)
             keyframes = await asyncio.to_thread(extract_keyframes, path, self.kf_min, self.kf_max)
         finally:
-            if rec.local_file is None:  # a downloaded file has served its purpose
+            if rec.local_file is None:  # a download has served its purpose, a failed one too
                 shutil.rmtree(workdir, ignore_errors=True)
+                with contextlib.suppress(OSError):  # and a video that failed leaves no empty folder
+                    workdir.parent.rmdir()
         frames = []
         for kf in keyframes:
             frame_id = frame_id_for(video_id, kf.ts)

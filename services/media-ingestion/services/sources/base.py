@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +17,8 @@ class VideoRecord:
     duration_s: float | None = None
     published_at: datetime | None = None
     local_file: Path | None = None   # set by sources whose files are already on disk
+    # what the source learned while searching (yt-dlp's info dict), so fetch need not ask again
+    source_data: dict | None = field(default=None, repr=False)
 
 
 class SourceError(Exception):

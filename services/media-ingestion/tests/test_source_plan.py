@@ -1,0 +1,34 @@
+"""Which video sources run: configuration (local dataset, VIDEO_ONLINE_SOURCES) and the job's platforms."""
+
+import pytest
+
+from config_loader import MediaIngestionConfig
+from services.source_plan import build_source_planner
+
+
+def names(config, platforms):
+    return [s.name for s in build_source_planner(config)(platforms)]
+
+
+@pytest.mark.parametrize("dataset, switch, platforms, expected", [
+    (False, "auto", ["youtube", "bilibili"], ["youtube", "bilibili"]),  # nothing local: online
+    (True, "auto", ["youtube", "bilibili"], ["local"]),                 # the dataset stands in
+    (True, "on", ["bilibili"], ["local", "bilibili"]),
+    (False, "on", ["youtube"], ["youtube"]),                            # only what the job names
+    (False, "off", ["youtube", "bilibili"], []),                        # the job then fails: no source
+    (True, "off", ["local"], ["local"]),
+])
+def test_sources_by_config_and_platforms(tmp_path, dataset, switch, platforms, expected):
+    config = MediaIngestionConfig(_env_file=None, local_dataset_dir=tmp_path if dataset else None,
+                                  video_online_sources=switch)
+    assert names(config, platforms) == expected
+
+
+def test_settings_reach_the_yt_dlp_options(tmp_path):
+    config = MediaIngestionConfig(video_online_sources="on", video_max_filesize_mb=2, video_min_height=720,
+                                  ytdlp_remote_components="ejs:github, ejs:npm", ytdlp_cookies_file=tmp_path / "c.txt")
+    youtube = build_source_planner(config)(["youtube"])[0]
+    o = youtube.options
+    assert (o.max_filesize, o.min_height, o.remote_components, o.cookies_file) == (
+        2 * 1024 * 1024, 720, ("ejs:github", "ejs:npm"), tmp_path / "c.txt")
+    assert youtube._params()["format"].startswith("bv*[height>=720]")
