@@ -3,11 +3,15 @@
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 from common_py.settings import CommonSettings
 
 
 class CatalogCollectorConfig(CommonSettings):
+    # `X=` (as in a copied .env.example) means unset: not "", and not Path(""), which is the cwd
+    model_config = SettingsConfigDict(env_ignore_empty=True)  # merged into CommonSettings' config
+
     http_port: int = Field(8101, validation_alias=AliasChoices("HTTP_PORT"))
     local_dataset_dir: Path | None = Field(
         None, description="a dataset in the SPEC §8 layout; the product source when no online one is configured")

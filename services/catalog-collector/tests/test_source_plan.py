@@ -44,3 +44,13 @@ async def test_a_cap_of_zero_does_not_ask_the_source():
                                  max_side=256, per_product=4, dup_distance=4)
     found = await collector.gather("pillow", 0, 7)
     assert [r.item_id for _, r in found] == ["ebay-1"] and ebay.asked == [7] and amazon.asked == []
+
+
+def test_empty_settings_mean_unset(monkeypatch):
+    # a copied .env.example holds `EBAY_CLIENT_ID=` and the like: that configures nothing
+    for key in ("LOCAL_DATASET_DIR", "EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET", "AMAZON_CREDENTIAL_ID",
+                "AMAZON_CREDENTIAL_SECRET", "AMAZON_PARTNER_TAG", "AMAZON_AUTH_URL"):
+        monkeypatch.setenv(key, "")
+    config = CatalogCollectorConfig(_env_file=None)
+    assert config.local_dataset_dir is None and config.amazon_auth_url is None
+    assert build_source_planner(config)(2, 3) == []

@@ -32,3 +32,11 @@ def test_settings_reach_the_yt_dlp_options(tmp_path):
     assert (o.max_filesize, o.min_height, o.remote_components, o.cookies_file) == (
         2 * 1024 * 1024, 720, ("ejs:github", "ejs:npm"), tmp_path / "c.txt")
     assert youtube._params()["format"].startswith("bv*[height>=720]")
+
+
+def test_empty_settings_mean_unset(monkeypatch):
+    monkeypatch.setenv("LOCAL_DATASET_DIR", "")
+    monkeypatch.setenv("YTDLP_COOKIES_FILE", "")
+    config = MediaIngestionConfig(_env_file=None)
+    assert config.local_dataset_dir is None and config.ytdlp_cookies_file is None  # not Path("") == the cwd
+    assert config.online_videos_enabled
