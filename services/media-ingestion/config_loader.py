@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, FilePath
 from pydantic_settings import SettingsConfigDict
 
 from common_py.settings import CommonSettings
@@ -30,7 +30,8 @@ class MediaIngestionConfig(CommonSettings):
     video_min_height: int = Field(480, ge=144, description="download the smallest format with at least this height")
     video_download_timeout_s: float = Field(600, gt=0, description="one video's download, wall clock")
     ytdlp_socket_timeout_s: float = Field(20, gt=0)
-    ytdlp_cookies_file: Path | None = Field(None, description="Netscape cookies.txt for yt-dlp (age gates, Bilibili HD)")
+    # FilePath: a mistyped path fails at start-up (yt-dlp itself would silently go without cookies)
+    ytdlp_cookies_file: FilePath | None = Field(None, description="Netscape cookies.txt (age gates, Bilibili HD)")
     ytdlp_js_runtime: str | None = Field(None, description="deno (yt-dlp's default), node, bun or quickjs")
     ytdlp_js_runtime_path: str | None = Field(None, description="the runtime's executable, if not on PATH")
     ytdlp_remote_components: str = Field("", description="comma list, e.g. ejs:github (yt-dlp's JS challenge solver)")

@@ -1,6 +1,7 @@
 """Which video sources run: configuration (local dataset, VIDEO_ONLINE_SOURCES) and the job's platforms."""
 
 import pytest
+from pydantic import ValidationError
 
 from config_loader import MediaIngestionConfig
 from services.source_plan import build_source_planner
@@ -25,6 +26,7 @@ def test_sources_by_config_and_platforms(tmp_path, dataset, switch, platforms, e
 
 
 def test_settings_reach_the_yt_dlp_options(tmp_path):
+    (tmp_path / "c.txt").write_text("# Netscape HTTP Cookie File\n")
     config = MediaIngestionConfig(video_online_sources="on", video_max_filesize_mb=2, video_min_height=720,
                                   ytdlp_remote_components="ejs:github, ejs:npm", ytdlp_cookies_file=tmp_path / "c.txt")
     youtube = build_source_planner(config)(["youtube"])[0]
@@ -40,3 +42,8 @@ def test_empty_settings_mean_unset(monkeypatch):
     config = MediaIngestionConfig(_env_file=None)
     assert config.local_dataset_dir is None and config.ytdlp_cookies_file is None  # not Path("") == the cwd
     assert config.online_videos_enabled
+
+
+def test_a_cookies_file_that_is_not_there_stops_the_service_at_start(tmp_path):
+    with pytest.raises(ValidationError, match="ytdlp_cookies_file"):
+        MediaIngestionConfig(_env_file=None, ytdlp_cookies_file=tmp_path / "missing.txt")

@@ -138,3 +138,4 @@ def test_cookies_and_js_runtime_reach_yt_dlp(tmp_path):
     assert params["js_runtimes"] == {"node": {"path": "/usr/bin/node"}}
     assert params["remote_components"] == ["ejs:github"]
     assert "cookiefile" not in YtDlpVideoSource("youtube")._params()
+

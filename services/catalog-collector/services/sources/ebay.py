@@ -84,7 +84,7 @@ class EbaySource:
         images are still worth having)."""
         try:
             item = await self._get(f"/buy/browse/v1/item/{quote(rec.item_id, safe='')}")
-        except (FetchError, ValueError) as exc:
+        except (FetchError, SourceError) as exc:
             log.warning("eBay getItem %s failed, keeping the summary: %s", rec.item_id, exc)
             return replace(rec, needs_details=False)
         full = self._record({**item, "itemId": rec.item_id})

@@ -113,7 +113,12 @@ class YtDlpVideoSource:
         limit = min(limit, self.options.max_videos)
         if limit <= 0:
             return []
-        return await asyncio.to_thread(self._search, queries or [industry], recency_days, limit)
+        try:
+            return await asyncio.to_thread(self._search, queries or [industry], recency_days, limit)
+        except SourceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a bad yt-dlp option: this source fails, not the job
+            raise SourceError(f"{self.name} search failed: {type(exc).__name__}: {exc}") from exc
 
     def _search(self, queries: list[str], recency_days: int, limit: int) -> list[VideoRecord]:
         cutoff = datetime.now(timezone.utc) - timedelta(days=recency_days)
