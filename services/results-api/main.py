@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from common_py.runtime import run_service
 from config_loader import load_config
-from handlers import health, register
+from handlers import register
 from handlers.http import router
 
 
@@ -18,8 +18,6 @@ def main() -> None:
     app = FastAPI(title="results-api", version="1.0",
                   description="Matches of (product, video) pairs with scores, timestamps and evidence "
                               "images (SPEC §7). Read-only.")
-    # before run_service: this /readyz must precede the runtime's own (see handlers/health.py)
-    app.include_router(health.router)
     app.include_router(router)
     run_service("results-api", config, register, app=app, use_bus=False)
 

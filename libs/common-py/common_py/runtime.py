@@ -51,7 +51,7 @@ class ServiceRuntime:
         self.pool = None
         self.bus: EventBus | None = None
         self.port: int | None = None
-        self._ready_checks: dict[str, ReadyCheck] = {}
+        self._ready_checks: dict[str, tuple[ReadyCheck, bool]] = {}
         self._periodic: list[tuple[str, float, Callable[[], Awaitable[Any]]]] = []
         self._tasks: list[asyncio.Task] = []
         self._server: _EmbeddedServer | None = None
@@ -59,9 +59,11 @@ class ServiceRuntime:
         self._install_routes()
 
     # -- composition hooks --------------------------------------------------------------------
-    def add_ready_check(self, name: str, check: ReadyCheck) -> None:
-        """`check` returns True when ready, or a string saying why not."""
-        self._ready_checks[name] = check
+    def add_ready_check(self, name: str, check: ReadyCheck, required: bool = True) -> None:
+        """`check` returns True when ready, or a string saying why not. A check that is not
+        `required` is reported by /readyz but does not make the service unready (a cache the
+        service can answer without, say)."""
+        self._ready_checks[name] = (check, required)
 
     def every(self, seconds: float, name: str, fn: Callable[[], Awaitable[Any]]) -> None:
         """Run `fn` periodically in the background; its errors are logged, never fatal."""
@@ -78,7 +80,8 @@ class ServiceRuntime:
         @app.get("/readyz", tags=["ops"], summary="Broker, database and models are ready")
         async def readyz(response: Response) -> dict:
             checks = await self.readiness()
-            ok = all(v == "ok" for v in checks.values())
+            optional = {name for name, (_, required) in self._ready_checks.items() if not required}
+            ok = all(v == "ok" for name, v in checks.items() if name not in optional)
             response.status_code = 200 if ok else 503
             return {"status": "ready" if ok else "not ready", "service": self.name, "checks": checks}
 
@@ -96,7 +99,7 @@ class ServiceRuntime:
                 checks["db"] = f"error: {exc}"
         if self.use_bus:
             checks["broker"] = "ok" if self.bus is not None and self.bus.connected else "not connected"
-        for name, check in self._ready_checks.items():
+        for name, (check, _) in self._ready_checks.items():
             try:
                 result = check()
                 if inspect.isawaitable(result):

@@ -15,6 +15,8 @@ def register(rt) -> None:
     cache = ResultsCache(config.redis_url, config.results_cache_ttl_s, prefix=config.results_cache_prefix,
                          timeout_s=config.redis_timeout_s, retry_s=config.redis_retry_s)
     rt.app.state.read_model = ReadModel(Repository(rt.pool), cache, rt.storage)
-    rt.app.state.runtime = rt
+    # Redis is reported ("ok", "off" or "degraded: ...") but never makes the API unready:
+    # /results answers from Postgres when Redis is down (README, "Why Redis does not gate readiness").
+    rt.add_ready_check("redis", cache.check, required=False)
     log.info("serving DATA_ROOT %s; /results cache %s", rt.storage.root,
              f"{config.results_cache_ttl_s}s in Redis" if cache.enabled else "off")
