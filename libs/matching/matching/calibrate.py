@@ -46,6 +46,9 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
     s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]), w_deep=float(w[0]), w_kp=float(w[1]),
                                   w_color=float(w[2]), w_dense=float(w[3]), w_edge=float(w[4]),
                                   w_spread=float(w[5])))
+    # the duel weight: the one whose competition picks the shown product most often
+    best = max(DUEL_GRID, key=lambda wd: (_winner_accuracy(fevs, truth, s1.model_copy(update=dict(w_duel=wd))), -wd))
+    s1 = s1.model_copy(update=dict(w_duel=best))
     Z, y2 = [], []
     for fe in fevs:
         for ps in compete(fe.evidence, s1, fe.duels):
@@ -60,7 +63,23 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
                                      cal_margin=float(a[1]), cal_alone=float(a[2])))
 
 
+DUEL_GRID = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 14.0)
+
+
+def _winner_accuracy(fevs: list[FrameEvidence], truth: dict[str, str | None], s: MatchSettings) -> float:
+    """Share of keyframes showing a catalog product whose best-scoring winner is that product."""
+    ok = n = 0
+    for fe in fevs:
+        if truth.get(fe.frame_id) is None:
+            continue
+        n += 1
+        scored = [p for p in compete(fe.evidence, s, fe.duels) if p.suppressed_by is None and p.logit > -math.inf]
+        if scored and max(scored, key=lambda p: p.logit).product_id == truth[fe.frame_id]:
+            ok += 1
+    return ok / n if n else 0.0
+
+
 def as_env(s: MatchSettings) -> str:
-    keys = ["w_bias", "w_deep", "w_kp", "w_color", "w_dense", "w_edge", "w_spread",
+    keys = ["w_duel", "w_bias", "w_deep", "w_kp", "w_color", "w_dense", "w_edge", "w_spread",
             "cal_bias", "cal_logit", "cal_margin", "cal_alone"]
     return " ".join(f"{k.upper()}={getattr(s, k):.3f}" for k in keys)

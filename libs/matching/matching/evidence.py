@@ -1,0 +1,62 @@
+"""Evidence image: catalog image and keyframe side by side, inlier lines, outline, score and ts."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision_common.image_io import write_jpg
+
+from .verify import PairEvidence
+
+PANEL_H = 480
+
+
+def _fit(img: np.ndarray, h: int) -> tuple[np.ndarray, float]:
+    s = h / img.shape[0]
+    return cv2.resize(img, (max(1, round(img.shape[1] * s)), h),
+                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC), s
+
+
+def render_evidence(catalog_img: np.ndarray, frame_img: np.ndarray, ev: PairEvidence | None,
+                    score: float | None = None, ts: float | None = None, title: str | None = None,
+                    max_lines: int = 60) -> np.ndarray:
+    """BGR image: catalog (left) | keyframe (right), green lines between up to ``max_lines``
+    inlier pairs, the catalog outline projected into the keyframe, and a caption band with the
+    score, score_pair, inliers, timestamp and an optional title."""
+    left, sl = _fit(catalog_img, PANEL_H)
+    right, sr = _fit(frame_img, PANEL_H)
+    gap = 8
+    canvas = np.full((PANEL_H + 56, left.shape[1] + gap + right.shape[1], 3), 255, np.uint8)
+    canvas[:PANEL_H, :left.shape[1]] = left
+    ox = left.shape[1] + gap
+    canvas[:PANEL_H, ox:] = right
+    if ev is not None and ev.quad is not None:
+        q = (ev.quad * sr + [ox, 0]).astype(np.int32)
+        cv2.polylines(canvas, [q], True, (0, 200, 255), 2, cv2.LINE_AA)
+    if ev is not None and len(ev.pts_cat):
+        idx = np.linspace(0, len(ev.pts_cat) - 1, min(max_lines, len(ev.pts_cat))).astype(int)
+        for a, b in zip(ev.pts_cat[idx], ev.pts_frame[idx]):
+            pa = (int(a[0] * sl), int(a[1] * sl))
+            pb = (int(b[0] * sr) + ox, int(b[1] * sr))
+            cv2.line(canvas, pa, pb, (60, 200, 60), 1, cv2.LINE_AA)
+            cv2.circle(canvas, pa, 3, (0, 160, 0), -1, cv2.LINE_AA)
+            cv2.circle(canvas, pb, 3, (0, 160, 0), -1, cv2.LINE_AA)
+    parts = []
+    if score is not None:
+        parts.append(f"score {score:.2f}")
+    if ev is not None:
+        parts.append(f"inliers {ev.inliers}  colour {ev.sim_color:.2f}  detail {ev.sim_dense:.2f}")
+    if ts is not None:
+        parts.append(f"t = {int(ts // 60)}:{ts % 60:05.2f}")
+    cv2.putText(canvas, "   ".join(parts), (10, PANEL_H + 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    if title:
+        cv2.putText(canvas, title[:90], (10, PANEL_H + 46), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (80, 80, 80), 1, cv2.LINE_AA)
+    return canvas
+
+
+def write_evidence(path: str | os.PathLike, *args, **kwargs) -> Path:
+    """``render_evidence`` then an atomic JPEG write (what evidence-builder stores)."""
+    return write_jpg(path, render_evidence(*args, **kwargs), 90)

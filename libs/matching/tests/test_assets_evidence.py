@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from matching.assets import Asset, AssetBundle, extract_asset_features, load_asset_bundle, save_asset_features
+from matching.evidence import render_evidence, write_evidence
+from matching.frame import match_frame
+from matching.settings import MatchSettings
+from matching.verify import verify_pair
+from vision_common.errors import ImageError
+from vision_common.image_io import read_image
+from vision_common.testing import iconic, perspective_copy
+
+
+def test_bundle_round_trip_keeps_what_the_verifier_needs(tmp_path, grocery):
+    img = iconic(grocery, "Bravo-Apple-Juice")
+    mask = ((img.min(axis=2) < 235) * 255).astype(np.uint8)
+    p = save_asset_features(tmp_path / "kp" / "img1.npz", extract_asset_features(img, mask))
+    b = load_asset_bundle(p)
+    assert b.image_shape == img.shape[:2] and not b.seg_fallback
+    assert len(b.features["sift"]) > 100
+    assert np.abs(b.thumb.astype(int) - img).mean() < 3  # the colour thumbnail is the image
+    assert (b.thumb_mask > 0).sum() == pytest.approx((mask > 0).sum(), rel=0.01)
+    x0, y0, x1, y1 = b.mask_box
+    assert x0 > 20 and x1 < 180  # the product box, not the whole 198 px image
+
+
+def test_empty_mask_means_whole_image(grocery):
+    img = iconic(grocery, "Bravo-Apple-Juice")
+    fs = extract_asset_features(img, np.zeros(img.shape[:2], np.uint8))
+    assert int(fs.extra["seg_fallback"]) == 1
+    assert tuple(fs.extra["mask_box"]) == (0, 0, img.shape[1], img.shape[0])
+
+
+def test_match_frame_picks_the_shown_product_and_skips_a_broken_candidate(tmp_path, grocery):
+    names = ["God-Morgon-Orange-Juice", "God-Morgon-Apple-Juice", "Tropicana-Apple-Juice"]
+    cands = []
+    for n in names:
+        img = iconic(grocery, n)
+        mask = ((img.min(axis=2) < 235) * 255).astype(np.uint8)
+        p = save_asset_features(tmp_path / f"{n}.npz", extract_asset_features(img, mask))
+        cands.append(Asset(n, None, None, None, None, str(p), owner_id=n))
+    cands.append(Asset("broken", None, None, None, None, str(tmp_path / "missing.npz"), owner_id="X"))
+    scene, _ = perspective_copy(iconic(grocery, "God-Morgon-Orange-Juice"), seed=7)
+    fp = save_asset_features(tmp_path / "frame.npz", extract_asset_features(scene, None))
+    frame = Asset("f1", None, None, None, None, str(fp), owner_id="v1", ts=1.5)
+    scores = match_frame(frame, cands, MatchSettings(), sims=[0.7] * 4)
+    by = {s.product_id: s for s in scores}
+    assert set(by) == set(names)  # the unreadable candidate is skipped
+    assert by["God-Morgon-Orange-Juice"].score_pair > 0.5
+    assert by["God-Morgon-Apple-Juice"].score_pair == 0.0
+    assert by["Tropicana-Apple-Juice"].score_pair == 0.0
+
+
+def test_evidence_image_shows_both_images_and_lines(tmp_path, grocery):
+    cat = iconic(grocery, "Tropicana-Apple-Juice")
+    scene, _ = perspective_copy(cat, seed=1)
+    ev = verify_pair(AssetBundle.from_featureset(
+        extract_asset_features(cat, ((cat.min(axis=2) < 235) * 255).astype(np.uint8))),
+        AssetBundle.from_featureset(extract_asset_features(scene, None)),
+        MatchSettings())
+    assert ev.verified
+    out = render_evidence(cat, scene, ev, score=0.93, ts=75.25, title="Tropicana / clip 7")
+    assert out.shape[0] == 480 + 56 and out.shape[1] > 480 + 400
+    left = out[:480, :480]
+    assert abs(float(left[:, :, 0].mean()) - float(np.resize(cat, (480, 480, 3))[:, :, 0].mean())) < 40
+    green = (out[:480, :, 1] > 150) & (out[:480, :, 0] < 120) & (out[:480, :, 2] < 120)
+    assert green.sum() > 200  # inlier lines are drawn
+    no_ev = render_evidence(cat, scene, None)
+    assert ((no_ev[:480, :, 1] > 150) & (no_ev[:480, :, 0] < 120) & (no_ev[:480, :, 2] < 120)).sum() < green.sum() / 4
+    p = write_evidence(tmp_path / "evidence" / "m1.jpg", cat, scene, ev, score=0.93, ts=3.0)
+    assert read_image(p).shape == out.shape
+    with pytest.raises(ImageError):
+        read_image(tmp_path / "evidence" / "nope.jpg")

@@ -1,0 +1,92 @@
+import math
+
+import numpy as np
+
+from matching.aggregate import aggregate
+from matching.retrieval import retrieve_topk
+from matching.scoring import PairScore, calibrated, compete, quad_iou
+from matching.settings import MatchSettings
+from matching.verify import PairEvidence
+
+S = MatchSettings()
+
+
+def _ev(img, frame="f", quad=(0, 0, 100, 200), color=0.9, dense=0.9, inliers=80):
+    x0, y0, x1, y1 = quad
+    return PairEvidence(img, frame, sim_deep=0.7, inliers=inliers, sim_color=color, sim_dense=dense, sim_edge=0.9,
+                        spread=0.4, verified=True,
+                        quad=np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), H=np.eye(3))
+
+
+def test_overlapping_claims_compete_and_separate_ones_do_not():
+    a = _ev("a", color=0.9)
+    b = _ev("b", color=0.6, quad=(10, 5, 105, 210))  # same region, worse colour
+    c = _ev("c", color=0.8, quad=(300, 0, 400, 200))  # another region
+    out = {p.product_id: p for p in compete([("A", a), ("B", b), ("C", c)], S)}
+    assert out["B"].score_pair == 0 and out["B"].suppressed_by == "A"
+    assert out["A"].score_pair > 0 and out["C"].score_pair > 0
+    assert out["A"].margin is not None and out["A"].margin > 0 and out["C"].margin is None
+
+
+def test_images_of_one_product_do_not_suppress_each_other():
+    out = compete([("A", _ev("a1")), ("A", _ev("a2", color=0.7))], S)
+    assert all(p.score_pair > 0 for p in out)
+
+
+def test_duel_decides_between_equal_evidence():
+    a, b = _ev("a"), _ev("b")
+    out = {p.product_id: p for p in compete([("A", a), ("B", b)], S, {("a", "b"): 0.1, ("b", "a"): 0.9})}
+    assert out["A"].suppressed_by == "B" and out["B"].score_pair > 0
+
+
+def test_unverified_pairs_score_zero():
+    ev = PairEvidence("x", "f", reason="too few inliers")
+    [p] = compete([("X", ev)], S)
+    assert p.score_pair == 0 and p.logit == -math.inf
+
+
+def test_calibration_rewards_a_clear_lead():
+    assert calibrated(1.0, 3.0, S) > calibrated(1.0, 0.2, S)
+    assert calibrated(2.0, None, S) > calibrated(0.0, None, S)
+
+
+def test_quad_iou():
+    q = np.float32([[0, 0], [10, 0], [10, 10], [0, 10]])
+    assert abs(quad_iou(q, q) - 1) < 1e-6
+    assert quad_iou(q, q + 20) == 0
+    assert abs(quad_iou(q, q + [5, 0]) - 50 / 150) < 1e-3
+
+
+def _ps(pid, frame, score, img=None):
+    return PairScore(img or f"{pid}-img", frame, pid, score, 0.0, None, None, PairEvidence("i", frame))
+
+
+FRAMES = {"f1": ("v", 1.0), "f2": ("v", 2.5), "f3": ("v", 4.0)}
+
+
+def test_aggregation_rules():
+    s = S.model_copy(update=dict(match_pair_min=0.8, match_best_min=0.88, match_cons_min=2,
+                                 match_strong_min=0.92, match_accept=0.8, match_bonus=0.02))
+    two_good = aggregate([_ps("A", "f1", 0.89), _ps("A", "f2", 0.85)], FRAMES, s)
+    assert [m.product_id for m in two_good] == ["A"] and two_good[0].consistency == 2
+    assert two_good[0].best_frame_id == "f1" and two_good[0].ts == 1.0
+    assert aggregate([_ps("B", "f1", 0.90)], FRAMES, s) == []  # one frame, not strong
+    strong = aggregate([_ps("C", "f3", 0.95)], FRAMES, s)
+    assert strong and strong[0].score == 0.95 and strong[0].ts == 4.0
+    three = aggregate([_ps("D", f, 0.9) for f in FRAMES], FRAMES, s)
+    assert abs(three[0].score - 0.92) < 1e-9  # consistency bonus
+    cov = aggregate([_ps("E", "f1", 0.9, "e1"), _ps("E", "f2", 0.9, "e2")], FRAMES, s)
+    assert cov[0].coverage == 2 and abs(cov[0].score - 0.92) < 1e-9
+    rejected = aggregate([_ps("F", "f1", 0.5)], FRAMES, s, include_rejected=True)
+    assert rejected and not rejected[0].accepted
+
+
+def test_retrieve_topk_uses_the_max_of_rgb_and_gray():
+    db_rgb = np.eye(4, dtype=np.float32)
+    db_gray = np.eye(4, dtype=np.float32)[[1, 0, 3, 2]]
+    q = np.float32([0.9, 0.1, 0.0, 0.0]) / np.hypot(0.9, 0.1)
+    qg = np.float32([0, 0, 1, 0])  # gray view says: image 3
+    top = retrieve_topk(q, qg, db_rgb, db_gray, k=2)[0]
+    assert [i for i, _ in top] == [0, 3]
+    assert len(retrieve_topk(q, qg, db_rgb, db_gray, k=10)[0]) == 4
+    assert retrieve_topk(q, qg, np.zeros((0, 4)), np.zeros((0, 4)), k=3) == [[]]

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from vision_common.embedding import build_embedder
+from vision_common.errors import ModelError
+from vision_common.settings import VisionSettings
+from vision_common.testing import iconic, perspective_copy
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return build_embedder(VisionSettings(embed_batch_size=2))
+
+
+def test_shapes_norms_and_gray_view(embedder, grocery):
+    imgs = [iconic(grocery, n) for n in ("Arla-Sour-Milk", "Bravo-Apple-Juice", "Oatly-Oat-Milk")]
+    rgb, gray = embedder.embed(imgs, [None] * 3)
+    assert embedder.dim == 1280 and rgb.shape == gray.shape == (3, 1280) and rgb.dtype == np.float32
+    assert np.allclose(np.linalg.norm(rgb, axis=1), 1, atol=1e-5)
+    assert np.allclose(np.linalg.norm(gray, axis=1), 1, atol=1e-5)
+    assert (rgb * gray).sum(1).max() < 0.999  # the gray+CLAHE view is a different input
+
+
+def test_batching_does_not_change_results(embedder, grocery):
+    imgs = [iconic(grocery, n) for n in ("Arla-Sour-Milk", "Bravo-Apple-Juice", "Oatly-Oat-Milk")]
+    a, _ = embedder.embed(imgs, [None] * 3)  # batch size 2 -> batches of 2 and 1 (x2 views)
+    b = np.concatenate([embedder.embed([im], [None])[0] for im in imgs])
+    assert np.allclose(a, b, atol=1e-4)
+
+
+def test_warped_relit_copy_is_nearer_its_product_than_other_products(embedder, grocery):
+    names = ["Tropicana-Apple-Juice", "Arla-Medium-Fat-Milk", "Oatly-Oat-Milk", "Alpro-Blueberry-Soyghurt",
+             "God-Morgon-Orange-Juice", "Valio-Vanilla-Yoghurt"]
+    cats = [iconic(grocery, n) for n in names]
+    c_rgb, c_gray = embedder.embed(cats, [None] * len(cats))
+    for i, im in enumerate(cats):
+        scene, H = perspective_copy(im, relight=0.8, seed=i)
+        import cv2
+
+        mask = cv2.warpPerspective(np.full(im.shape[:2], 255, np.uint8), H, scene.shape[1::-1])
+        q_rgb, q_gray = embedder.embed([scene], [mask])
+        sim = np.maximum(q_rgb @ c_rgb.T, q_gray @ c_gray.T)[0]
+        assert int(np.argmax(sim)) == i, (names[i], sim.round(3))
+
+
+def test_mask_focuses_the_embedding_on_the_product(embedder, grocery):
+    import cv2
+
+    prod = iconic(grocery, "Tropicana-Apple-Juice")
+    # the product small in a big frame full of other things
+    tiles = [cv2.resize(iconic(grocery, n), (200, 200)) for n in ("Oatly-Oat-Milk", "Arla-Sour-Milk", "Bravo-Orange-Juice")]
+    scene = np.vstack([np.hstack([tiles[(i + j) % 3] for j in range(4)]) for i in range(4)])
+    scene[300:500, 300:500] = cv2.resize(prod, (200, 200))
+    mask = np.zeros(scene.shape[:2], np.uint8)
+    mask[300:500, 300:500] = 255
+    c, _ = embedder.embed([prod], [None])
+    with_mask, _ = embedder.embed([scene], [mask])
+    without, _ = embedder.embed([scene], [None])
+    assert (with_mask @ c.T)[0, 0] > (without @ c.T)[0, 0] + 0.1
+
+
+def test_empty_input_and_mismatched_lengths(embedder):
+    r, g = embedder.embed([], [])
+    assert r.shape == (0, 1280)
+    with pytest.raises(ValueError):
+        embedder.embed([np.zeros((20, 20, 3), np.uint8)], [])
+
+
+def test_clip_loads_a_local_model_and_embeds(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                         vocab_size=99, max_position_embeddings=16, eos_token_id=2),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                           image_size=32, patch_size=8),
+        projection_dim=24)
+    transformers.CLIPModel(cfg).save_pretrained(tmp_path / "tiny-clip")
+    e = build_embedder(VisionSettings(embed_model="clip", clip_model_path=tmp_path / "tiny-clip"))
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (60, 40, 3), dtype=np.uint8)
+    rgb, gray = e.embed([a, a, rng.integers(0, 255, (60, 40, 3), dtype=np.uint8)], [None] * 3)
+    assert e.dim == 24 and rgb.shape == (3, 24)
+    assert np.allclose(np.linalg.norm(rgb, axis=1), 1, atol=1e-5)
+    assert np.allclose(rgb[0], rgb[1], atol=1e-5) and not np.allclose(rgb[0], rgb[2], atol=1e-3)
+
+
+def test_clip_without_a_model_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="CLIP_MODEL_PATH"):
+        build_embedder(VisionSettings(embed_model="clip", clip_model_path=tmp_path / "nope"))
+    with pytest.raises(ValueError, match="EMBED_MODEL"):
+        build_embedder(VisionSettings(embed_model="resnet"))
+
+
+def test_onnx_and_torch_backends_agree(grocery):
+    imgs = [iconic(grocery, n) for n in ("Arla-Sour-Milk", "Bravo-Apple-Juice")]
+    a = build_embedder(VisionSettings(embed_backend="onnx", embed_device="cpu")).embed(imgs, [None, None])
+    b = build_embedder(VisionSettings(embed_backend="torch", embed_device="cpu")).embed(imgs, [None, None])
+    assert np.allclose(a[0], b[0], atol=1e-4) and np.allclose(a[1], b[1], atol=1e-4)

@@ -1,0 +1,84 @@
+import cv2
+import numpy as np
+import pytest
+
+from vision_common.testing import iconic, perspective_copy, textured
+from vision_common.keypoints import extract, extract_all, FeatureSet, load_features, save_features
+from vision_common.ransac import find_homography, homography_is_plausible, project, ratio_match
+
+
+def _verify(a_img, b_img, method="sift", a_mask=None):
+    fa = extract(a_img, a_mask, method, 1500, 400)
+    fb = extract(b_img, None, method, 1500, 400)
+    c = ratio_match(fa, fb, 0.85)
+    H, inl = find_homography(fa.xy[c.idx_a], fb.xy[c.idx_b])
+    return fa, fb, c, H, int(inl.sum())
+
+
+@pytest.mark.parametrize("method", ["sift", "akaze"])
+def test_warped_relit_occluded_copy_matches_with_the_right_homography(method):
+    prod = textured(3)
+    scene, H_true = perspective_copy(prod, relight=1.3, occlude=True)
+    fa, fb, c, H, n_in = _verify(prod, scene, method)
+    assert n_in >= 25
+    corners = np.float64([[0, 0], [220, 0], [220, 300], [0, 300]])
+    err = np.linalg.norm(project(H, corners) - project(H_true, corners), axis=1)
+    assert err.max() < 4.0, err
+    assert homography_is_plausible(H, (0, 0, 220, 300))
+
+
+def test_different_product_gives_no_consistent_homography():
+    scene, _ = perspective_copy(textured(3))
+    _, _, c, H, n_in = _verify(textured(11), scene)
+    assert n_in < 12
+
+
+def test_real_catalog_image_matches_its_warped_copy_not_another(grocery):
+    a = iconic(grocery, "Tropicana-Apple-Juice")
+    other = iconic(grocery, "Oatly-Oat-Milk")
+    scene, _ = perspective_copy(a, relight=0.8, seed=2)
+    assert _verify(a, scene)[4] >= 30
+    assert _verify(other, scene)[4] < 12
+
+
+def test_keypoints_stay_inside_the_mask_and_coordinates_are_original_pixels():
+    img = textured(5)  # 300 x 220, upscaled for detection (400 px target)
+    mask = np.zeros(img.shape[:2], np.uint8)
+    mask[:, :110] = 255
+    f = extract(img, mask, "sift", 1500, 400)
+    assert len(f) > 20
+    assert f.xy[:, 0].max() < 110 + 0.03 * 300 + 2  # mask grown by 3 % of the size at most
+    assert f.xy[:, 1].max() <= 300 and f.desc.shape[1] == 128
+    assert np.allclose(np.linalg.norm(f.desc, axis=1), 1.0, atol=1e-3)  # RootSIFT is unit L2
+
+
+def test_flat_image_gives_no_features_and_matching_copes():
+    flat = np.full((200, 200, 3), 128, np.uint8)
+    f = extract(flat, None)
+    assert len(f) == 0
+    c = ratio_match(f, extract(textured(1), None))
+    assert len(c) == 0
+    H, inl = find_homography(np.zeros((3, 2)), np.zeros((3, 2)))
+    assert H is None and not inl.any()
+
+
+def test_save_load_round_trip(tmp_path):
+    fs = FeatureSet((300, 220), extract_all(textured(2), None, "sift,akaze"), {"thumb": np.arange(6, dtype=np.uint8)})
+    save_features(tmp_path / "kp" / "a.npz", fs)
+    back = load_features(tmp_path / "kp" / "a.npz")
+    assert back.image_shape == (300, 220) and set(back.features) == {"sift", "akaze"}
+    assert np.allclose(back.features["sift"].desc, fs.features["sift"].desc, atol=1e-3)
+    assert np.array_equal(back.features["akaze"].desc, fs.features["akaze"].desc)
+    assert back.features["akaze"].binary and not back.features["sift"].binary
+    assert np.array_equal(back.extra["thumb"], np.arange(6))
+
+
+def test_implausible_homographies_are_rejected():
+    box = (0, 0, 100, 200)
+    mirror = np.array([[-1, 0, 100], [0, 1, 0], [0, 0, 1]], float)
+    collapse = np.array([[0.001, 0, 0], [0, 0.001, 0], [0, 0, 1]], float)
+    assert not homography_is_plausible(mirror, box)
+    assert not homography_is_plausible(collapse, box)
+    assert homography_is_plausible(cv2.getPerspectiveTransform(
+        np.float32([[0, 0], [100, 0], [100, 200], [0, 200]]),
+        np.float32([[10, 5], [120, 20], [110, 230], [5, 210]])), box)
