@@ -11,6 +11,11 @@ HANDLER_SECONDS = Histogram(
 DLQ_DEPTH = Gauge("dlq_depth", "Messages waiting in a dead-letter queue", ["queue"])
 OUTBOX_PENDING = Gauge("outbox_pending", "Outbox events committed but not yet published")
 PHASE_STATE = Gauge("phase_state", "Jobs currently in each phase", ["phase"])
+# Together these say "a job is stuck": the oldest job's time in a phase against that phase's timeout
+# (ops/prom-rules alert before the orchestrator fails the job at the timeout).
+PHASE_OLDEST = Gauge("phase_oldest_seconds", "Time the oldest job in each running phase has spent there "
+                     "(0 when the phase is empty)", ["phase"])
+PHASE_TIMEOUT = Gauge("phase_timeout_seconds", "Time a job may spend in each phase before it is failed", ["phase"])
 MODEL_BATCH = Histogram("model_batch_size", "Items per model inference batch", ["model"],
                         buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 MODEL_SECONDS = Histogram("model_seconds", "Time per model inference batch", ["model"],

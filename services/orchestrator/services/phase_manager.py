@@ -19,6 +19,8 @@ class PhaseManager:
         self.pool = pool
         self.top_k = top_k
         self.timeouts = timeouts
+        for phase, seconds in timeouts.items():
+            metrics.PHASE_TIMEOUT.labels(phase).set(seconds)
 
     async def on_completed(self, tx: Transaction, job_id: str, event_id: str, name: str) -> list[str]:
         """Record a completion (dedup by event_id) and advance the job as far as it can go.
@@ -67,6 +69,11 @@ class PhaseManager:
         return failed
 
     async def update_phase_gauge(self) -> None:
-        counts = dict(await self.pool.fetch("SELECT phase, count(*) FROM jobs GROUP BY phase"))
+        rows = {r["phase"]: r for r in await self.pool.fetch(
+            "SELECT phase, count(*) AS jobs, extract(epoch FROM now() - min(phase_started_at))::float8 AS oldest "
+            "FROM jobs GROUP BY phase")}
         for phase in PHASES + ["failed"]:
-            metrics.PHASE_STATE.labels(phase).set(counts.get(phase, 0))
+            row = rows.get(phase)
+            metrics.PHASE_STATE.labels(phase).set(row["jobs"] if row else 0)
+            if phase not in TERMINAL:  # time in a finished state is not "stuck"
+                metrics.PHASE_OLDEST.labels(phase).set(row["oldest"] if row else 0)
