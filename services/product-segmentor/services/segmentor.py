@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import numpy as np
 
+from common_py import metrics
 from common_py.errors import ErrorCode, FatalError
 from common_py.storage import Storage
 from vision_common.errors import ImageError
@@ -21,6 +23,12 @@ from vision_common.image_io import encode_image, read_image
 from vision_common.segmentation import Segmenter
 
 log = logging.getLogger("product-segmentor")
+
+
+def _observe(batch: int, started: float) -> None:
+    """The model metrics the other model stages report through AssetStage (dashboard: model panels)."""
+    metrics.MODEL_BATCH.labels("segmentation").observe(batch)
+    metrics.MODEL_SECONDS.labels("segmentation").observe(time.perf_counter() - started)
 
 
 class ProductSegmentor:
@@ -31,7 +39,9 @@ class ProductSegmentor:
 
     def _mask_png(self, rel_image: str) -> tuple[bytes, bool]:
         image = read_image(self.storage.resolve(rel_image))
+        started = time.perf_counter()
         result = self.segmenter.segment(image)
+        _observe(1, started)
         if result.fallback:
             log.info("whole-image mask for %s: %s", rel_image, result.reason)
         return encode_image(result.mask, ".png"), result.fallback
@@ -67,7 +77,9 @@ class ProductSegmentor:
                 log.error("cannot mask keyframe %s: %s", rel_image, exc, extra={"error_code": ErrorCode.ASSET_CORRUPT})
         if images:
             async with self._model:
+                started = time.perf_counter()
                 results = await asyncio.to_thread(self.segmenter.segment_batch, images)
+                _observe(len(images), started)
             for (rel_image, rel_mask), result in zip(readable, results):
                 png = encode_image(result.mask.astype(np.uint8), ".png")
                 await asyncio.to_thread(self.storage.write_bytes, rel_mask, png)
