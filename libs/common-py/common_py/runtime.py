@@ -53,6 +53,7 @@ class ServiceRuntime:
         self.port: int | None = None
         self._ready_checks: dict[str, tuple[ReadyCheck, bool]] = {}
         self._periodic: list[tuple[str, float, Callable[[], Awaitable[Any]]]] = []
+        self._on_stop: list[Callable[[], Awaitable[Any]]] = []
         self._tasks: list[asyncio.Task] = []
         self._server: _EmbeddedServer | None = None
         self._stop = asyncio.Event()
@@ -64,6 +65,10 @@ class ServiceRuntime:
         `required` is reported by /readyz but does not make the service unready (a cache the
         service can answer without, say)."""
         self._ready_checks[name] = (check, required)
+
+    def on_stop(self, fn: Callable[[], Awaitable[Any]]) -> None:
+        """Run `fn` at shutdown, after the last handler finished (close clients, flush)."""
+        self._on_stop.append(fn)
 
     def every(self, seconds: float, name: str, fn: Callable[[], Awaitable[Any]]) -> None:
         """Run `fn` periodically in the background; its errors are logged, never fatal."""
@@ -169,6 +174,11 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
+        for fn in self._on_stop:
+            try:
+                await fn()
+            except Exception as exc:  # noqa: BLE001 - shutting down regardless
+                log.warning("shutdown hook failed: %s", exc)
         if self.pool is not None:
             await self.pool.close()
         log.info("%s stopped", self.name)

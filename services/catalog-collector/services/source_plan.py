@@ -45,9 +45,9 @@ def build_online_sources(config, http: SafeHttp) -> tuple[EbaySource | None, Ama
     return ebay, amazon
 
 
-def build_source_planner(config):
+def build_source_planner(config, http: SafeHttp | None = None):
     local = LocalProductSource(config.local_dataset_dir) if config.local_dataset_dir else None
-    ebay, amazon = build_online_sources(config, build_http(config))
+    ebay, amazon = build_online_sources(config, http or build_http(config))
     log.info("product sources: %s", ", ".join(
         name for name, src in (("local", local), ("ebay", ebay), ("amazon", amazon)) if src) or "none")
 

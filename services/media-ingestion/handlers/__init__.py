@@ -9,4 +9,5 @@ def register(rt) -> None:
     c = rt.settings
     ingestion = MediaIngestion(rt.bus.uow, rt.storage, build_source_planner(c), max_videos=c.max_videos_per_job,
                                kf_min=c.keyframes_min, kf_max=c.keyframes_max)
-    rt.bus.subscribe("videos.search.request", on_search_request(ingestion), prefetch=1)
+    # critical: without this request the job has no videos; if it dies, the job fails with why
+    rt.bus.subscribe("videos.search.request", on_search_request(ingestion), prefetch=1, critical=True)

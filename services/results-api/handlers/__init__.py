@@ -18,5 +18,6 @@ def register(rt) -> None:
     # Redis is reported ("ok", "off" or "degraded: ...") but never makes the API unready:
     # /results answers from Postgres when Redis is down (README, "Why Redis does not gate readiness").
     rt.add_ready_check("redis", cache.check, required=False)
+    rt.on_stop(cache.close)
     log.info("serving DATA_ROOT %s; /results cache %s", rt.storage.root,
              f"{config.results_cache_ttl_s}s in Redis" if cache.enabled else "off")
