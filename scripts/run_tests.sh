@@ -34,6 +34,7 @@ for svc in services/*/; do
   fi
 done
 [ -d tests/infra ] && run_suite tests/infra
+[ -d tests/ops ] && run_suite tests/ops
 [ -d tests/e2e ] && run_suite tests/e2e
 
 if [ ${#failed[@]} -gt 0 ]; then
