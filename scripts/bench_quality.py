@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
                          "keyframes_per_s is then not measured)")
     ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")),
                     help="processes for extraction and matching (default 2: the target machine's cores)")
+    ap.add_argument("--fit", action="store_true",
+                    help="also fit the pair-score weights on this dataset's per-shot truth (train split only) and "
+                         "report them under 'fitted' as env assignments; the run itself uses the current settings")
+    ap.add_argument("--ablation-train", type=Path, default=None, metavar="TRAIN_WORK",
+                    help="ablation table: fit each variant on the train split's cached verification "
+                         "(TRAIN_WORK/verified.pkl, truth from --ablation-train-dataset) and evaluate it here")
+    ap.add_argument("--ablation-train-dataset", type=Path, default=None)
     ap.add_argument("--min-frames", type=int, default=3)
     ap.add_argument("--max-frames", type=int, default=8)
     args = ap.parse_args(argv)
@@ -87,6 +94,24 @@ def main(argv: list[str] | None = None) -> int:
         result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
                                      for (p, v) in sorted(set(pred) - true)]
         result["false_negatives"] = [dict(product_id=p, video_id=v) for (p, v) in sorted(true - set(pred))]
+    if args.fit:
+        import json as _json
+
+        from matching.calibrate import as_env, fit
+
+        shots = _json.loads((args.dataset / "truth.json").read_text()).get("shots")
+        if not shots:
+            print("--fit needs per-shot truth ('shots' in truth.json)", file=sys.stderr)
+            return 2
+        result["fitted"] = as_env(fit(fevs, shots, ms))
+    if args.ablation_train is not None and truth is not None:
+        import json as _json
+
+        from matching.calibrate import ablation
+
+        tr_fevs = load_cache(args.ablation_train / "verified.pkl")
+        tr_shots = _json.loads((args.ablation_train_dataset / "truth.json").read_text())["shots"]
+        result["ablation"] = ablation(tr_fevs, tr_shots, fevs, truth, ms)
     n_kf = len(prep.frames)
     result.update({
         "keyframes": n_kf,

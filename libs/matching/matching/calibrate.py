@@ -30,24 +30,34 @@ def frame_truth(fevs: list[FrameEvidence], shots: list[dict]) -> dict[str, str |
     return out
 
 
-def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float = 1.0) -> MatchSettings:
-    """Stage 1 on every verified pair, then stage 2 on the competition winners it produces."""
+FEATURES = ("deep", "kp", "color", "dense", "edge", "spread")
+
+
+def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float = 1.0,
+        features: tuple[str, ...] = FEATURES, duels: bool = True, margin: bool = True) -> MatchSettings:
+    """Stage 1 on every verified pair, then stage 2 on the competition winners it produces.
+
+    ``features``, ``duels`` and ``margin`` switch parts off (for the ablation table).
+    """
     from sklearn.linear_model import LogisticRegression
 
     truth = frame_truth(fevs, shots)
+    use = [FEATURES.index(f) for f in features]
     X, y = [], []
     for fe in fevs:
         for pid, ev in fe.evidence:
             if ev.verified:
-                X.append(pair_features(ev, s))
+                X.append([pair_features(ev, s)[i] for i in use])
                 y.append(int(pid == truth[fe.frame_id]))
     lr = LogisticRegression(C=C, max_iter=5000).fit(np.array(X), np.array(y))
-    w = lr.coef_[0]
+    w = np.zeros(len(FEATURES))
+    w[use] = lr.coef_[0]
     s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]), w_deep=float(w[0]), w_kp=float(w[1]),
                                   w_color=float(w[2]), w_dense=float(w[3]), w_edge=float(w[4]),
                                   w_spread=float(w[5])))
     # the duel weight: the one whose competition picks the shown product most often
-    best = max(DUEL_GRID, key=lambda wd: (_winner_accuracy(fevs, truth, s1.model_copy(update=dict(w_duel=wd))), -wd))
+    grid = DUEL_GRID if duels else (0.0,)
+    best = max(grid, key=lambda wd: (_winner_accuracy(fevs, truth, s1.model_copy(update=dict(w_duel=wd))), -wd))
     s1 = s1.model_copy(update=dict(w_duel=best))
     Z, y2 = [], []
     for fe in fevs:
@@ -55,12 +65,66 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
             if ps.logit == -math.inf or ps.suppressed_by is not None:
                 continue
             m = 0.0 if ps.margin is None else min(ps.margin, s1.margin_cap)
-            Z.append([ps.logit, m, 1.0 if ps.margin is None else 0.0])
+            Z.append([ps.logit, m, 1.0 if ps.margin is None else 0.0] if margin else [ps.logit])
             y2.append(int(ps.product_id == truth[fe.frame_id]))
     lr2 = LogisticRegression(C=C, max_iter=5000).fit(np.array(Z), np.array(y2))
-    a = lr2.coef_[0]
+    a = list(lr2.coef_[0]) + [0.0, 0.0]
     return s1.model_copy(update=dict(cal_bias=float(lr2.intercept_[0]), cal_logit=float(a[0]),
                                      cal_margin=float(a[1]), cal_alone=float(a[2])))
+
+
+def spec_baseline(fevs: list[FrameEvidence], s: MatchSettings, competition: bool):
+    """The SPEC §6 formula as written: score_pair = 0.35 sim_deep + 0.55 sim_kp + 0.10 sim_edge
+    on every verified pair (sim_kp = min(1, inliers / kp_inliers_sat)), optionally with the
+    per-frame competition on that score; aggregated with the SPEC's 0.88 / 2 / 0.92 rules."""
+    from .aggregate import aggregate
+    from .scoring import PairScore, quad_iou
+
+    pairs, frames = [], {}
+    for fe in fevs:
+        frames[fe.frame_id] = (fe.video_id, fe.ts)
+        cand = []
+        for pid, ev in fe.evidence:
+            sc = 0.35 * ev.sim_deep + 0.55 * min(1.0, ev.inliers / s.kp_inliers_sat) + 0.10 * ev.sim_edge
+            cand.append((sc if ev.verified else 0.0, pid, ev))
+        cand.sort(key=lambda t: -t[0])
+        kept: list = []
+        for sc, pid, ev in cand:
+            lost = competition and sc > 0 and any(
+                p != pid and quad_iou(e.quad, ev.quad) > s.compete_iou for _, p, e in kept)
+            if sc > 0 and not lost:
+                kept.append((sc, pid, ev))
+            pairs.append(PairScore(ev.img_id, fe.frame_id, pid, 0.0 if lost else sc, 0.0, None, None, ev))
+    spec = s.model_copy(update=dict(match_pair_min=0.80, match_best_min=0.88, match_cons_min=2,
+                                    match_strong_min=0.92, match_accept=0.80))
+    return aggregate(pairs, frames, spec)
+
+
+ABLATION = [
+    ("SPEC formula (0.35 deep + 0.55 kp + 0.10 edge), every pair on its own", None),
+    ("SPEC formula + per-frame competition", None),
+    ("learned score: geometry only (deep, kp, spread), competition", dict(features=("deep", "kp", "spread"), duels=False, margin=False)),
+    ("+ colour (hue agreement after warping)", dict(features=("deep", "kp", "spread", "color"), duels=False, margin=False)),
+    ("+ dense detail and edges (NCC cells, edge chamfer)", dict(features=FEATURES, duels=False, margin=False)),
+    ("+ sibling duels", dict(features=FEATURES, duels=True, margin=False)),
+    ("+ margin calibration (stage 2) = the default", dict(features=FEATURES, duels=True, margin=True)),
+]
+
+
+def ablation(train_fevs: list[FrameEvidence], train_shots: list[dict], eval_fevs: list[FrameEvidence],
+             eval_truth: list[dict], s: MatchSettings) -> list[dict]:
+    """What each stage adds: fit on train, evaluate on the other set, same aggregation rules."""
+    from .pipeline import evaluate, score_dataset
+
+    rows = []
+    for i, (name, kw) in enumerate(ABLATION):
+        if kw is None:
+            matches = spec_baseline(eval_fevs, s, competition=(i == 1))
+        else:
+            _, matches = score_dataset(eval_fevs, fit(train_fevs, train_shots, s, **kw))
+        e = evaluate(matches, eval_truth)
+        rows.append({"variant": name, **{k: e[k] for k in ("pairs_predicted", "precision", "recall", "f1")}})
+    return rows
 
 
 DUEL_GRID = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 14.0)

@@ -64,12 +64,14 @@ def _light_gain(cat: np.ndarray, frm: np.ndarray, valid: np.ndarray) -> np.ndarr
     neutral pixels only the level is corrected: estimating the tint from coloured print would
     turn a red sibling into the green original.
     """
-    c = cat.astype(np.float32) + 4.0
-    f = frm.astype(np.float32) + 4.0
-    level = float(np.median(c[valid].sum(1) / f[valid].sum(1)))
-    spread = c.max(axis=2) - c.min(axis=2)
-    neutral = valid & (spread < 20) & (c.mean(axis=2) > 60)
-    if neutral.sum() < 100:
+    idx = np.flatnonzero(valid.ravel())
+    if len(idx) > 6000:  # medians of a regular subsample: same answer, a tenth of the time
+        idx = idx[:: len(idx) // 6000]
+    c = cat.reshape(-1, 3)[idx].astype(np.float32) + 4.0
+    f = frm.reshape(-1, 3)[idx].astype(np.float32) + 4.0
+    level = float(np.median(c.sum(1) / f.sum(1)))
+    neutral = ((c.max(axis=1) - c.min(axis=1)) < 20) & (c.mean(axis=1) > 64)
+    if neutral.sum() < 50:
         return np.full(3, np.clip(level, 0.4, 2.5), np.float32)
     g = np.median(c[neutral] / f[neutral], axis=0)
     g = np.clip(g / g.mean(), 0.7, 1.4)  # tint only; a store light is never stronger than this
@@ -230,8 +232,10 @@ def duel(frame: AssetBundle, a: AssetBundle, Ha: np.ndarray, b: AssetBundle, Hb:
     region = cv2.erode(((ma > 0) & (mb > 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if region.sum() < 200:
         return 0.5
+    ys, xs = np.nonzero(region)  # work on the shared region's box only
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
     blur = lambda im: cv2.GaussianBlur(im, (0, 0), 1.5)  # noqa: E731 - tolerate small misregistration
-    fa, fb, fr = blur(fa), blur(fb), blur(frame.thumb)
+    fa, fb, fr, region = blur(fa[box]), blur(fb[box]), blur(frame.thumb[box]), region[box]
     differ = region & (_lab_dist(fa, fb) > s.duel_diff)
     if differ.sum() < max(30, 0.01 * region.sum()):
         return 0.5

@@ -63,10 +63,12 @@ def test_evidence_image_shows_both_images_and_lines(tmp_path, grocery):
     assert out.shape[0] == 480 + 56 and out.shape[1] > 480 + 400
     left = out[:480, :480]
     assert abs(float(left[:, :, 0].mean()) - float(np.resize(cat, (480, 480, 3))[:, :, 0].mean())) < 40
-    green = (out[:480, :, 1] > 150) & (out[:480, :, 0] < 120) & (out[:480, :, 2] < 120)
-    assert green.sum() > 200  # inlier lines are drawn
-    no_ev = render_evidence(cat, scene, None)
-    assert ((no_ev[:480, :, 1] > 150) & (no_ev[:480, :, 0] < 120) & (no_ev[:480, :, 2] < 120)).sum() < green.sum() / 4
+    no_ev = render_evidence(cat, scene, None, score=0.93, ts=75.25, title="Tropicana / clip 7")
+    drawn = (out[:480].astype(int) - no_ev[:480]).any(axis=2)
+    assert drawn.sum() > 1000  # inlier lines, points and the outline
+    assert drawn[:, 480:].sum() > 300 and drawn[:, :480].sum() > 100  # on both sides
+    caption_a, caption_b = out[480:], render_evidence(cat, scene, ev, score=0.42, ts=75.25)[480:]
+    assert (caption_a != caption_b).any()  # the score is written
     p = write_evidence(tmp_path / "evidence" / "m1.jpg", cat, scene, ev, score=0.93, ts=3.0)
     assert read_image(p).shape == out.shape
     with pytest.raises(ImageError):

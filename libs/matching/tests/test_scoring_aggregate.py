@@ -87,6 +87,6 @@ def test_retrieve_topk_uses_the_max_of_rgb_and_gray():
     q = np.float32([0.9, 0.1, 0.0, 0.0]) / np.hypot(0.9, 0.1)
     qg = np.float32([0, 0, 1, 0])  # gray view says: image 3
     top = retrieve_topk(q, qg, db_rgb, db_gray, k=2)[0]
-    assert [i for i, _ in top] == [0, 3]
+    assert [i for i, _ in top] == [3, 0]  # gray says 3 (cos 1.0), rgb says 0 (0.99)
     assert len(retrieve_topk(q, qg, db_rgb, db_gray, k=10)[0]) == 4
     assert retrieve_topk(q, qg, np.zeros((0, 4)), np.zeros((0, 4)), k=3) == [[]]
