@@ -25,9 +25,7 @@ done
 run_suite "${suites[@]}" tests/repo
 for svc in services/*/; do
   if ls "$svc"tests/test_*.py >/dev/null 2>&1; then
-    # --rootdir: test modules are then named tests.*, not services.<svc>.tests.*, which would
-    # shadow the service's own `services` package
-    run_suite --rootdir="$svc" "${svc}tests"
+    run_suite "${svc}tests"
   else
     echo "!!! ${svc} has no tests"
     failed+=("${svc}tests (missing)")

@@ -313,3 +313,18 @@ async def drain_dlq(settings: CommonSettings, service: str, routing_key: str, wa
             await asyncio.sleep(0.1)
     finally:
         await conn.close()
+
+
+def use_service_modules(service_dir: Path) -> None:
+    """Make `handlers`, `services` and `config_loader` resolve to this service's own modules, as
+    when it runs (`python services/<name>/main.py` puts its folder first on sys.path).
+
+    pytest's importlib mode names test modules after their path (services.<name>.tests...), which
+    registers the repository's services/ folder as a namespace package called `services` and hides
+    the service's own `services` package; drop that placeholder."""
+    import sys
+
+    sys.path.insert(0, str(service_dir))
+    placeholder = sys.modules.get("services")
+    if placeholder is not None and getattr(placeholder, "__file__", None) is None:
+        del sys.modules["services"]

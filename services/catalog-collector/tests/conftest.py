@@ -6,9 +6,11 @@ import socket
 import sys
 from pathlib import Path
 
+from common_py.testing import use_service_modules
+
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+use_service_modules(Path(__file__).resolve().parents[1])
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 

@@ -8,19 +8,15 @@ the test database emptied and filled with a small known set of rows."""
 
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# pytest's importlib mode imports this file as `services.results-api.tests.conftest` and so
-# registers the repository's services/ folder as a namespace package named `services`, which
-# hides this service's own `services` package. Drop that placeholder and import ours.
-if getattr(sys.modules.get("services"), "__file__", None) is None:
-    sys.modules.pop("services", None)
+from common_py.testing import use_service_modules
+
+use_service_modules(Path(__file__).resolve().parents[1])
 import services  # noqa: E402,F401
 
 from common_py.settings import CommonSettings  # noqa: E402

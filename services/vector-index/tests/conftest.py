@@ -4,18 +4,14 @@ itself does: with the service folder first on sys.path.
 Fixtures: `vector_index`, one real service process per test module (started once: booting is
 the slow part, and the tests only read); `clean_pool`, the test database emptied of assets."""
 
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# pytest's importlib mode imports this file as `services.vector-index.tests.conftest` and so
-# registers the repository's services/ folder as a namespace package named `services`, which
-# hides this service's own `services` package. Drop that placeholder and import ours.
-if getattr(sys.modules.get("services"), "__file__", None) is None:
-    sys.modules.pop("services", None)
+from common_py.testing import use_service_modules
+
+use_service_modules(Path(__file__).resolve().parents[1])
 import services  # noqa: E402,F401
 
 from common_py.settings import CommonSettings  # noqa: E402
