@@ -5,7 +5,7 @@ The matcher service and scripts/bench_quality.py call the same functions with th
 """
 from .aggregate import ProductVideoMatch, aggregate
 from .assets import Asset, AssetBundle, extract_asset_features, load_asset_bundle, save_asset_features
-from .evidence import render_evidence, write_evidence
+from .evidence import build_evidence, render_evidence, write_evidence
 from .frame import match_frame
 from .retrieval import retrieve_topk
 from .scoring import PairScore, compete
@@ -13,5 +13,5 @@ from .settings import MatchSettings
 from .verify import PairEvidence, verify_pair
 
 __all__ = ["Asset", "AssetBundle", "MatchSettings", "PairEvidence", "PairScore", "ProductVideoMatch",
-           "aggregate", "compete", "extract_asset_features", "load_asset_bundle", "match_frame",
+           "aggregate", "build_evidence", "compete", "extract_asset_features", "load_asset_bundle", "match_frame",
            "render_evidence", "retrieve_topk", "save_asset_features", "verify_pair", "write_evidence"]

@@ -11,6 +11,10 @@ from vision_common.image_io import write_jpg
 
 from .verify import PairEvidence
 
+if False:  # typing only (avoids an import cycle at run time)
+    from .assets import Asset
+    from .settings import MatchSettings
+
 PANEL_H = 480
 
 
@@ -60,3 +64,34 @@ def render_evidence(catalog_img: np.ndarray, frame_img: np.ndarray, ev: PairEvid
 def write_evidence(path: str | os.PathLike, *args, **kwargs) -> Path:
     """``render_evidence`` then an atomic JPEG write (what evidence-builder stores)."""
     return write_jpg(path, render_evidence(*args, **kwargs), 90)
+
+
+def build_evidence(catalog: "Asset", frame: "Asset", out_path: str | os.PathLike, s: "MatchSettings | None" = None,
+                   score: float | None = None, ts: float | None = None, title: str | None = None) -> Path:
+    """What evidence-builder does for one accepted match: re-verify the best pair from the two
+    feature bundles, draw it on the original images (or the stored thumbnails when an image file
+    is gone) and write the JPEG atomically."""
+    from vision_common.image_io import read_image
+
+    from .settings import MatchSettings
+    from .verify import verify_pair
+
+    s = s or MatchSettings()
+    cb, fb = catalog.bundle(), frame.bundle()
+    ev = verify_pair(cb, fb, s, catalog.asset_id, frame.asset_id)
+
+    def image(asset, bundle):
+        if asset.image_path:
+            try:
+                return read_image(asset.image_path), 1.0
+            except Exception:
+                pass
+        return bundle.thumb, bundle.thumb_scale
+
+    cat_img, sc = image(catalog, cb)
+    frm_img, sf = image(frame, fb)
+    if (sc != 1.0 or sf != 1.0) and ev.quad is not None:  # drawing on thumbnails: rescale
+        ev.quad = ev.quad * sf
+        ev.pts_cat, ev.pts_frame = ev.pts_cat * sc, ev.pts_frame * sf
+    return write_evidence(out_path, cat_img, frm_img, ev, score=score, ts=ts if ts is not None else frame.ts,
+                          title=title)

@@ -73,3 +73,23 @@ def test_evidence_image_shows_both_images_and_lines(tmp_path, grocery):
     assert read_image(p).shape == out.shape
     with pytest.raises(ImageError):
         read_image(tmp_path / "evidence" / "nope.jpg")
+
+
+def test_build_evidence_from_two_assets(tmp_path, grocery):
+    from matching.evidence import build_evidence
+    from vision_common.image_io import write_jpg
+
+    cat = iconic(grocery, "Arla-Sour-Milk")
+    scene, _ = perspective_copy(cat, seed=9)
+    write_jpg(tmp_path / "c.jpg", cat)
+    write_jpg(tmp_path / "f.jpg", scene)
+    cp = save_asset_features(tmp_path / "c.npz", extract_asset_features(cat, ((cat.min(axis=2) < 235) * 255).astype(np.uint8)))
+    fp = save_asset_features(tmp_path / "f.npz", extract_asset_features(scene, None))
+    c_asset = Asset("c", str(tmp_path / "c.jpg"), None, None, None, str(cp), owner_id="p")
+    f_asset = Asset("f", str(tmp_path / "gone.jpg"), None, None, None, str(fp), owner_id="v", ts=2.0)  # image file gone
+    out = build_evidence(c_asset, f_asset, tmp_path / "evidence" / "m.jpg", score=0.9)
+    img = read_image(out).astype(int)
+    plain = render_evidence(cat, f_asset.bundle().thumb, None, score=0.9, ts=2.0).astype(int)
+    assert img.shape == plain.shape  # the keyframe panel comes from the stored thumbnail
+    changed = np.abs(img[:480] - plain[:480]).max(axis=2) > 60  # beyond JPEG noise: the drawing
+    assert changed[:, :480].sum() > 100 and changed[:, 488:].sum() > 300
