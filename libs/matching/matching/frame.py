@@ -1,11 +1,15 @@
-"""Per-keyframe matching: verify the retrieved catalog images, then let them compete."""
+"""Per-keyframe matching: verify the retrieved catalog images, duel overlapping ones, compete.
+
+``match_frame`` is what the matcher service calls per keyframe; ``frame_evidence`` is its first
+half, shared with matching.pipeline (the bench), so both run exactly the same steps.
+"""
 from __future__ import annotations
 
 import logging
 
 import numpy as np
 
-from .assets import Asset
+from .assets import Asset, AssetBundle
 from .scoring import PairScore, compete
 from .settings import MatchSettings
 from .verify import PairEvidence, frame_duels, verify_pair
@@ -13,21 +17,10 @@ from .verify import PairEvidence, frame_duels, verify_pair
 log = logging.getLogger(__name__)
 
 
-def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
-                sims: list[float] | None = None) -> list[PairScore]:
-    """Pair scores of one keyframe against its candidate catalog images (any order).
-
-    ``candidates`` are catalog-image assets (``owner_id`` = product_id), typically the top-K of
-    ``retrieve_topk``; ``sims`` their retrieval similarities (computed from the embeddings when
-    omitted). A candidate whose feature file cannot be read is skipped with a warning.
-    """
-    try:
-        fb = frame.bundle()
-    except Exception as exc:
-        log.warning("keyframe %s: features unreadable, skipped: %s", frame.asset_id, exc)
-        return []
-    if sims is None:
-        sims = [_sim(frame, c) for c in candidates]
+def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[Asset], sims: list[float],
+                   s: MatchSettings) -> tuple[list[tuple[str, PairEvidence]], dict[tuple[str, str], float]]:
+    """Verify each candidate (skipping those below SIM_DEEP_MIN or with unreadable features) and
+    run the duels between overlapping ones. Returns ((product_id, evidence) list, duels)."""
     evidence: list[tuple[str, PairEvidence]] = []
     items = []
     for c, sim in zip(candidates, sims):
@@ -39,10 +32,29 @@ def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
             log.warning("catalog image %s: features unreadable, skipped: %s", c.asset_id, exc)
             continue
         pid = c.owner_id or c.asset_id
-        ev = verify_pair(cb, fb, s, c.asset_id, frame.asset_id, sim)
+        ev = verify_pair(cb, frame_bundle, s, c.asset_id, frame_id, sim)
         evidence.append((pid, ev))
         items.append((ev, cb, pid))
-    return compete(evidence, s, frame_duels(fb, items, s))
+    return evidence, frame_duels(frame_bundle, items, s)
+
+
+def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
+                sims: list[float] | None = None) -> list[PairScore]:
+    """Pair scores of one keyframe against its candidate catalog images (any order).
+
+    ``candidates`` are catalog-image assets (``owner_id`` = product_id), typically the top-K of
+    ``retrieve_topk`` (or of pgvector); ``sims`` their retrieval similarities (computed from the
+    embeddings when omitted). A keyframe whose feature file cannot be read gives no scores.
+    """
+    try:
+        fb = frame.bundle()
+    except Exception as exc:
+        log.warning("keyframe %s: features unreadable, skipped: %s", frame.asset_id, exc)
+        return []
+    if sims is None:
+        sims = [_sim(frame, c) for c in candidates]
+    evidence, duels = frame_evidence(fb, frame.asset_id, candidates, sims, s)
+    return compete(evidence, s, duels)
 
 
 def _sim(a: Asset, b: Asset) -> float:

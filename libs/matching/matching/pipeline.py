@@ -32,7 +32,8 @@ from .assets import Asset, extract_asset_features, save_asset_features
 from .retrieval import retrieve_topk
 from .scoring import PairScore, compete
 from .settings import MatchSettings
-from .verify import PairEvidence, frame_duels, verify_pair
+from .frame import frame_evidence
+from .verify import PairEvidence
 
 log = logging.getLogger(__name__)
 
@@ -207,20 +208,7 @@ def _verify_video(args) -> list[FrameEvidence]:
         except Exception as exc:
             log.warning("keyframe %s skipped: %s", f.asset_id, exc)
             continue
-        ev, items = [], []
-        for i, sim in topk:
-            if sim < s.sim_deep_min:
-                continue
-            c = catalog[i]
-            try:
-                cb = c.bundle()
-            except Exception as exc:
-                log.warning("catalog image %s skipped: %s", c.asset_id, exc)
-                continue
-            e = verify_pair(cb, fb, s, c.asset_id, f.asset_id, sim)
-            ev.append((c.owner_id, e))
-            items.append((e, cb, c.owner_id))
-        duels = frame_duels(fb, items, s)
+        ev, duels = frame_evidence(fb, f.asset_id, [catalog[i] for i, _ in topk], [sim for _, sim in topk], s)
         out.append(FrameEvidence(f.asset_id, f.owner_id, f.ts, [(catalog[i].asset_id, sim) for i, sim in topk],
                                  ev, duels))
     return out
