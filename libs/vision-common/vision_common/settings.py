@@ -51,7 +51,9 @@ class VisionSettings(BaseSettings):
     # --- local features -------------------------------------------------------------------------
     # Comma-separated subset of "sift,akaze". SIFT is RootSIFT. The matcher uses KP_MATCH_METHOD.
     kp_methods: str = "sift"
-    kp_max_features: int = 1500
+    # 3000 vs 1500: +3.5 points of recall on train (CV) for ~+10 ms per keyframe and slower
+    # matching (docs/quality.md).
+    kp_max_features: int = 3000
     # Images whose longer side is below this are upscaled for detection (catalog images here are
     # 198 px: at native size SIFT finds too few keypoints on the print).
     kp_target_side: int = 400
