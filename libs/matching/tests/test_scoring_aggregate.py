@@ -45,9 +45,16 @@ def test_unverified_pairs_score_zero():
     assert p.score_pair == 0 and p.logit == -math.inf
 
 
-def test_calibration_rewards_a_clear_lead():
-    assert calibrated(1.0, 3.0, S) > calibrated(1.0, 0.2, S)
+def test_calibration_formula():
+    # default (fitted) weights: more evidence, more confidence; no rival beats a narrow win
     assert calibrated(2.0, None, S) > calibrated(0.0, None, S)
+    assert calibrated(1.0, 0.2, S) > calibrated(0.0, 0.2, S)
+    assert calibrated(1.0, None, S) > calibrated(1.0, 0.2, S)
+    # the margin term and its cap, with explicit weights
+    s = S.model_copy(update=dict(cal_bias=0.0, cal_logit=1.0, cal_margin=1.0, cal_alone=0.0, margin_cap=2.0))
+    assert calibrated(0.0, 1.0, s) > calibrated(0.0, 0.1, s)
+    assert calibrated(0.0, 2.0, s) == calibrated(0.0, 9.0, s)
+    assert abs(calibrated(0.0, None, s) - 0.5) < 1e-9
 
 
 def test_quad_iou():
