@@ -5,6 +5,7 @@ The matcher service and scripts/bench_quality.py call the same functions with th
 """
 from .aggregate import ProductVideoMatch, aggregate
 from .assets import Asset, AssetBundle, extract_asset_features, load_asset_bundle, save_asset_features
+from .distinct import mark_shared_keypoints, prepare_catalog
 from .evidence import build_evidence, render_evidence, write_evidence
 from .frame import match_frame
 from .retrieval import retrieve_topk
@@ -13,5 +14,6 @@ from .settings import MatchSettings
 from .verify import PairEvidence, verify_pair
 
 __all__ = ["Asset", "AssetBundle", "MatchSettings", "PairEvidence", "PairScore", "ProductVideoMatch",
-           "aggregate", "build_evidence", "compete", "extract_asset_features", "load_asset_bundle", "match_frame",
+           "aggregate", "build_evidence", "compete", "extract_asset_features", "load_asset_bundle", "mark_shared_keypoints", "match_frame",
+           "prepare_catalog",
            "render_evidence", "retrieve_topk", "save_asset_features", "verify_pair", "write_evidence"]

@@ -61,6 +61,9 @@ class AssetBundle:
     thumb_scale: float
     mask_box: tuple[float, float, float, float]
     seg_fallback: bool
+    # Catalog images only, set by matching.distinct.mark_shared_keypoints: True for keypoints that
+    # also match another product's catalog image (brand logo, shared claims). None = unknown.
+    shared: np.ndarray | None = None
 
     @classmethod
     def from_featureset(cls, fs: FeatureSet) -> "AssetBundle":

@@ -30,7 +30,7 @@ def frame_truth(fevs: list[FrameEvidence], shots: list[dict]) -> dict[str, str |
     return out
 
 
-FEATURES = ("deep", "kp", "color", "dense", "edge", "spread")
+FEATURES = ("deep", "kp", "color", "dense", "edge", "spread", "distinct")
 
 
 def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float = 1.0,
@@ -54,7 +54,7 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
     w[use] = lr.coef_[0]
     s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]), w_deep=float(w[0]), w_kp=float(w[1]),
                                   w_color=float(w[2]), w_dense=float(w[3]), w_edge=float(w[4]),
-                                  w_spread=float(w[5])))
+                                  w_spread=float(w[5]), w_distinct=float(w[6])))
     # the duel weight: the one whose competition picks the shown product most often
     grid = DUEL_GRID if duels else (0.0,)
     best = max(grid, key=lambda wd: (_winner_accuracy(fevs, truth, s1.model_copy(update=dict(w_duel=wd))), -wd))
@@ -105,7 +105,9 @@ ABLATION = [
     ("SPEC formula + per-frame competition", None),
     ("learned score: geometry only (deep, kp, spread), competition", dict(features=("deep", "kp", "spread"), duels=False, margin=False)),
     ("+ colour (hue agreement after warping)", dict(features=("deep", "kp", "spread", "color"), duels=False, margin=False)),
-    ("+ dense detail and edges (NCC cells, edge chamfer)", dict(features=FEATURES, duels=False, margin=False)),
+    ("+ dense detail and edges (NCC cells, edge chamfer)",
+     dict(features=FEATURES[:6], duels=False, margin=False)),
+    ("+ distinct evidence (inliers not shared with other products)", dict(features=FEATURES, duels=False, margin=False)),
     ("+ sibling duels", dict(features=FEATURES, duels=True, margin=False)),
     ("+ margin calibration (stage 2) = the default", dict(features=FEATURES, duels=True, margin=True)),
 ]
@@ -144,6 +146,6 @@ def _winner_accuracy(fevs: list[FrameEvidence], truth: dict[str, str | None], s:
 
 
 def as_env(s: MatchSettings) -> str:
-    keys = ["w_duel", "w_bias", "w_deep", "w_kp", "w_color", "w_dense", "w_edge", "w_spread",
+    keys = ["w_duel", "w_bias", "w_deep", "w_kp", "w_color", "w_dense", "w_edge", "w_spread", "w_distinct",
             "cal_bias", "cal_logit", "cal_margin", "cal_alone"]
     return " ".join(f"{k.upper()}={getattr(s, k):.3f}" for k in keys)

@@ -43,8 +43,10 @@ def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
     """Pair scores of one keyframe against its candidate catalog images (any order).
 
     ``candidates`` are catalog-image assets (``owner_id`` = product_id), typically the top-K of
-    ``retrieve_topk`` (or of pgvector); ``sims`` their retrieval similarities (computed from the
-    embeddings when omitted). A keyframe whose feature file cannot be read gives no scores.
+    ``retrieve_topk`` (or of pgvector), prepared once per job with
+    ``matching.distinct.prepare_catalog`` (without it ``distinct`` is unknown and counts as 1);
+    ``sims`` their retrieval similarities (computed from the embeddings when omitted). A keyframe
+    whose feature file cannot be read gives no scores.
     """
     try:
         fb = frame.bundle()

@@ -32,6 +32,7 @@ from .assets import Asset, extract_asset_features, save_asset_features
 from .retrieval import retrieve_topk
 from .scoring import PairScore, compete
 from .settings import MatchSettings
+from .distinct import prepare_catalog
 from .frame import frame_evidence
 from .verify import PairEvidence
 
@@ -196,10 +197,26 @@ class FrameEvidence:
     duels: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
+_CATALOG: dict = {}
+
+
+def _shared_catalog(catalog: list[Asset], s: MatchSettings) -> None:
+    """``prepare_catalog`` (what the matcher does once per job), cached per worker process:
+    every video task gets the same catalog."""
+    key = tuple(c.asset_id for c in catalog)
+    if key not in _CATALOG:
+        ok = prepare_catalog(catalog, s)
+        _CATALOG.clear()
+        _CATALOG[key] = {c.asset_id: c.bundle() for c in ok}
+    for c in catalog:
+        c._bundle = _CATALOG[key].get(c.asset_id)
+
+
 def _verify_video(args) -> list[FrameEvidence]:
     frames, catalog, s = args
     db_rgb = np.stack([c.emb_rgb for c in catalog])
     db_gray = np.stack([c.emb_gray for c in catalog])
+    _shared_catalog(catalog, s)
     out = []
     for f in frames:
         topk = retrieve_topk(f.emb_rgb, f.emb_gray, db_rgb, db_gray, s.retrieval_topk)[0]

@@ -26,12 +26,13 @@ def sim_kp(ev: PairEvidence, s: MatchSettings) -> float:
 
 
 def pair_features(ev: PairEvidence, s: MatchSettings) -> list[float]:
-    """Stage-1 inputs, in the order of the w_* settings (deep, kp, color, dense, edge, spread)."""
-    return [ev.sim_deep, sim_kp(ev, s), ev.sim_color, ev.sim_dense, ev.sim_edge, ev.spread]
+    """Stage-1 inputs, in the order of the w_* settings (deep, kp, color, dense, edge, spread,
+    distinct)."""
+    return [ev.sim_deep, sim_kp(ev, s), ev.sim_color, ev.sim_dense, ev.sim_edge, ev.spread, ev.distinct]
 
 
 def stage1_weights(s: MatchSettings) -> list[float]:
-    return [s.w_deep, s.w_kp, s.w_color, s.w_dense, s.w_edge, s.w_spread]
+    return [s.w_deep, s.w_kp, s.w_color, s.w_dense, s.w_edge, s.w_spread, s.w_distinct]
 
 
 def pair_logit(ev: PairEvidence, s: MatchSettings) -> float:

@@ -26,6 +26,8 @@ class MatchSettings(BaseSettings):
     ransac_method: str = "magsac"  # magsac | usac | ransac (OpenCV)
     ransac_thresh_px: float = 4.0  # reprojection threshold in keyframe pixels
     min_good_matches: int = 8
+    # ratio test used to mark catalog keypoints shared between products (matching.distinct)
+    distinct_ratio: float = 0.8
     # Minimum absolute inliers for a pair to count as geometrically verified.
     inliers_min_count: int = 12
     # SPEC's inliers_ratio = inliers / min(kpA, kpB): a verified pair must also reach this.
@@ -43,17 +45,19 @@ class MatchSettings(BaseSettings):
 
     # --- pair score -----------------------------------------------------------------------------
     # Stage 1, evidence of one pair: z = w_bias + w_deep*sim_deep + w_kp*sim_kp + w_color*sim_color
-    #   + w_dense*sim_dense + w_edge*sim_edge + w_spread*spread, with sim_kp = min(1, inliers /
+    #   + w_dense*sim_dense + w_edge*sim_edge + w_spread*spread + w_distinct*distinct (share of
+    #   inliers on keypoints no other product's image has), with sim_kp = min(1, inliers /
     #   kp_inliers_sat) (the SPEC's keypoint term on an absolute scale). A logistic model fitted on
     #   the train split (matching.calibrate); it ranks the candidates of a keyframe.
     kp_inliers_sat: float = 60.0
-    w_bias: float = -7.623
-    w_deep: float = 0.622
-    w_kp: float = -0.506
-    w_color: float = 5.51
-    w_dense: float = 5.178
-    w_edge: float = 0.263
-    w_spread: float = 1.105
+    w_bias: float = -8.085
+    w_deep: float = 0.625
+    w_kp: float = -0.459
+    w_color: float = 4.541
+    w_dense: float = 5.166
+    w_edge: float = 0.098
+    w_spread: float = 0.488
+    w_distinct: float = 3.408
     # Competition inside a keyframe: candidates whose projected outlines overlap (IoU) more than
     # compete_iou claim the same region; the best keeps it, the others are suppressed (score 0).
     compete_iou: float = 0.3
@@ -61,25 +65,23 @@ class MatchSettings(BaseSettings):
     # renders differ by more than duel_diff (Lab, lightness at half weight) decide which one the
     # keyframe shows. z' = z + w_duel * min over rivals of (share won - 0.5).
     duel_diff: float = 25.0
-    w_duel: float = 14.0
+    w_duel: float = 2.0
     # Stage 2, calibrated score of a region's winner: score_pair = sigmoid(cal_bias + cal_logit*z
     #   + cal_margin*min(margin, margin_cap) + cal_alone*[no rival]); margin = z - z of the best
-    #   suppressed rival. The fit gives a winner without rivals more confidence (cal_alone > 0)
-    #   and no extra credit for a large lead beyond its logit (cal_margin ~ 0, slightly negative:
-    #   z already contains the duel result).
+    #   suppressed rival: a winner that clearly beats its siblings is surer (cal_margin > 0).
     margin_cap: float = 4.0
-    cal_bias: float = 0.709
-    cal_logit: float = 1.477
-    cal_margin: float = -0.346
-    cal_alone: float = 1.143
+    cal_bias: float = 0.308
+    cal_logit: float = 1.111
+    cal_margin: float = 0.467
+    cal_alone: float = -0.421
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage
     # Tuned on train (4-fold CV by video, docs/quality.md): with a calibrated pair score the
-    # SPEC's 0.88/0.92 cost recall for no precision; 0.80/2/0.85: P 0.967, R 0.78.
+    # SPEC's 0.88/0.92 reach precision 1.0 at recall 0.67; 0.80/2/0.90: P 0.988, R 0.72.
     match_best_min: float = 0.80
     match_cons_min: int = 2
-    match_strong_min: float = 0.85  # accepted on its best pair alone
+    match_strong_min: float = 0.90  # accepted on its best pair alone
     match_cons_bonus_at: int = 3
     match_cov_bonus_at: int = 2
     match_bonus: float = 0.02

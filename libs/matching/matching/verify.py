@@ -38,6 +38,9 @@ class PairEvidence:
     sim_dense: float = 0.0
     sim_edge: float = 0.0
     spread: float = 0.0  # convex hull of the catalog-side inliers / catalog product box area
+    # share of the inliers on catalog keypoints that no other product's catalog image has
+    # (1.0 when unknown): the evidence that this product, not just its brand, is shown
+    distinct: float = 1.0
     verified: bool = False  # homography found, plausible, enough inliers
     reason: str | None = None
     H: np.ndarray | None = None  # catalog px -> keyframe px
@@ -178,7 +181,10 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
         ev.reason = "no homography"
         return ev
     # one catalog keypoint per inlier: repeated print (two identical logos) must not count twice
-    n_in = int(len(np.unique(corr.idx_a[inl])))
+    in_idx = np.unique(corr.idx_a[inl])
+    n_in = int(len(in_idx))
+    if cat.shared is not None and n_in and len(cat.shared) == len(fa):
+        ev.distinct = float(1.0 - cat.shared[in_idx].mean())
     ev.inliers = n_in
     ev.inlier_ratio = n_in / max(1, min(len(fa), len(fb)))
     if not homography_is_plausible(H, cat.mask_box):

@@ -43,6 +43,9 @@ def test_match_frame_picks_the_shown_product_and_skips_a_broken_candidate(tmp_pa
     scene, _ = perspective_copy(iconic(grocery, "God-Morgon-Orange-Juice"), seed=7)
     fp = save_asset_features(tmp_path / "frame.npz", extract_asset_features(scene, None))
     frame = Asset("f1", None, None, None, None, str(fp), owner_id="v1", ts=1.5)
+    from matching.distinct import prepare_catalog
+
+    assert [c.asset_id for c in prepare_catalog(cands, MatchSettings())] == names  # broken one left out
     scores = match_frame(frame, cands, MatchSettings(), sims=[0.7] * 4)
     by = {s.product_id: s for s in scores}
     assert set(by) == set(names)  # the unreadable candidate is skipped

@@ -80,3 +80,18 @@ def test_asset_without_keypoints_gives_a_reason_not_a_crash(grocery):
     ev = verify_pair(_catalog(grocery, "Oatly-Oat-Milk"), flat, S)
     assert not ev.verified and ev.reason == "too few keypoints"
     assert compete([("x", ev)], S)[0].score_pair == 0.0
+
+
+def test_shared_keypoints_mark_brand_elements_and_distinct_evidence_favours_the_product(grocery):
+    from matching.distinct import mark_shared_keypoints
+
+    names = ["Arla-Medium-Fat-Milk", "Arla-Standard-Milk", "Tropicana-Apple-Juice"]
+    cats = {n: _catalog(grocery, n) for n in names}
+    mark_shared_keypoints(list(cats.items()), S)
+    frac = {n: float(b.shared.mean()) for n, b in cats.items()}
+    assert frac["Arla-Medium-Fat-Milk"] > 0.15 and frac["Arla-Standard-Milk"] > 0.15  # same layout and logo
+    assert frac["Tropicana-Apple-Juice"] < 0.5 * frac["Arla-Medium-Fat-Milk"]
+    frame, _ = _keyframe(grocery, "Arla-Medium-Fat-Milk", seed=4)
+    real = verify_pair(cats["Arla-Medium-Fat-Milk"], frame, S)
+    sib = verify_pair(cats["Arla-Standard-Milk"], frame, S)
+    assert real.verified and real.distinct > sib.distinct + 0.1
