@@ -124,7 +124,10 @@ class U2NetPSegmenter:
         so.inter_op_num_threads = 1
         path = u2netp_path()
         model = str(path) if self.size == 320 else _dynamic_onnx(path)
-        self.session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        providers = ["CPUExecutionProvider"]
+        if settings.seg_device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")  # onnxruntime-gpu on a GPU host
+        self.session = ort.InferenceSession(model, so, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.person = person
 

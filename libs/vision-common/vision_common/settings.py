@@ -34,6 +34,8 @@ class VisionSettings(BaseSettings):
     seg_face_min_score: float = 0.7
     rmbg_model_path: Path | None = None
     seg_threads: int = 1
+    # "auto": U2NetP on CUDA when the installed onnxruntime has the CUDA provider, else CPU.
+    seg_device: str = "auto"
 
     # --- embeddings -----------------------------------------------------------------------------
     # "efficientnet-lite0" (offline default, 1280-d) or "clip" (transformers CLIP, CLIP_MODEL_PATH).
