@@ -15,6 +15,7 @@ from .settings import MatchSettings
 from .verify import PairEvidence, frame_duels, verify_pair
 
 log = logging.getLogger(__name__)
+_warned_unprepared = False
 
 
 def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[Asset], sims: list[float],
@@ -31,6 +32,8 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
         except Exception as exc:
             log.warning("catalog image %s: features unreadable, skipped: %s", c.asset_id, exc)
             continue
+        if cb.shared is None:
+            _warn_unprepared()
         pid = c.owner_id or c.asset_id
         ev = verify_pair(cb, frame_bundle, s, c.asset_id, frame_id, sim)
         evidence.append((pid, ev))
@@ -57,6 +60,14 @@ def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
         sims = [_sim(frame, c) for c in candidates]
     evidence, duels = frame_evidence(fb, frame.asset_id, candidates, sims, s)
     return compete(evidence, s, duels)
+
+
+def _warn_unprepared() -> None:
+    global _warned_unprepared
+    if not _warned_unprepared:
+        _warned_unprepared = True
+        log.warning("catalog not prepared with matching.distinct.prepare_catalog: 'distinct' evidence is "
+                    "unknown (counted as 1.0), so scores are not the ones the weights were fitted for")
 
 
 def _sim(a: Asset, b: Asset) -> float:
