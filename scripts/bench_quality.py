@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None,
                     help="where masks, keyframes and feature files go (default: a temporary folder)")
     ap.add_argument("--reuse", action="store_true",
-                    help="reuse the prepared assets and verification cached in --work (skips extraction; "
-                         "keyframes_per_s is then not measured)")
+                    help="reuse the prepared assets and verification cached in --work (skips extraction and "
+                         "matching; keyframes_per_s is then the cached run's). Delete WORK/verified.pkl "
+                         "after changing matching settings, the whole WORK after changing vision settings")
     ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")),
                     help="processes for extraction and matching (default 2: the target machine's cores)")
     ap.add_argument("--fit", action="store_true",
