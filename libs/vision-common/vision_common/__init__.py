@@ -5,4 +5,4 @@ service that only needs image IO does not pay for torch or onnxruntime at import
 """
 
 __all__ = ["errors", "image_io", "normalize", "keyframes", "segmentation", "embedding",
-           "keypoints", "ransac", "settings"]
+           "keypoints", "ransac", "settings", "testing"]
