@@ -119,25 +119,28 @@ def _catalog_task(args: tuple[str, str, str, str]) -> dict:
 
 
 def _video_task(args: tuple[str, str, str, int, int]) -> dict:
-    from vision_common.image_io import write_jpg
-    from vision_common.keyframes import extract_keyframes
+    from vision_common.image_io import decode_image, encode_image
+    from vision_common.keyframes import KEYFRAME_JPEG_QUALITY, extract_keyframes
 
     video_id, path, work, min_frames, max_frames = args
     t: dict = defaultdict(float)
     try:
         t0 = time.perf_counter()
         kfs = extract_keyframes(path, min_frames, max_frames)
-        t["decode"] += time.perf_counter() - t0
-        items, ts = [], {}
+        items, ts, paths = [], {}, {}
         for i, k in enumerate(kfs):
             fid = f"{video_id}__f{i:02d}"
-            items.append((fid, k.image))
-            ts[fid] = k.ts
+            # stored as media-ingestion stores it, and processed as read back from that file
+            data = encode_image(k.image, ".jpg", KEYFRAME_JPEG_QUALITY)
+            fpath = Path(work) / "videos" / video_id / "frames" / f"{fid}.jpg"
+            fpath.parent.mkdir(parents=True, exist_ok=True)
+            fpath.write_bytes(data)
+            items.append((fid, decode_image(data, str(fpath))))
+            ts[fid], paths[fid] = k.ts, str(fpath)
+        t["decode"] += time.perf_counter() - t0
         recs = _process_images(items, Path(work), "frames", t) if items else []
         for r in recs:
-            fpath = Path(work) / "videos" / video_id / "frames" / f"{r['asset_id']}.jpg"
-            write_jpg(fpath, dict(items)[r["asset_id"]], 95)
-            r.update(owner_id=video_id, ts=ts[r["asset_id"]], image_path=str(fpath))
+            r.update(owner_id=video_id, ts=ts[r["asset_id"]], image_path=paths[r["asset_id"]])
         return {"assets": recs, "errors": [], "t": dict(t)}
     except VisionError as exc:
         return {"assets": [], "errors": [{"asset": video_id, "error": str(exc)}], "t": dict(t)}

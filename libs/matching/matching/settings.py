@@ -52,14 +52,14 @@ class MatchSettings(BaseSettings):
     #   kp_inliers_sat) (the SPEC's keypoint term on an absolute scale). A logistic model fitted on
     #   the train split (matching.calibrate); it ranks the candidates of a keyframe.
     kp_inliers_sat: float = 60.0
-    w_bias: float = -8.085
-    w_deep: float = 0.625
-    w_kp: float = -0.459
-    w_color: float = 4.541
-    w_dense: float = 5.166
-    w_edge: float = 0.098
-    w_spread: float = 0.488
-    w_distinct: float = 3.408
+    w_bias: float = -7.479
+    w_deep: float = 0.483
+    w_kp: float = -0.654
+    w_color: float = 4.549
+    w_dense: float = 5.063
+    w_edge: float = -0.21
+    w_spread: float = 0.285
+    w_distinct: float = 3.489
     # Competition inside a keyframe: candidates whose projected outlines overlap (IoU) more than
     # compete_iou claim the same region; the best keeps it, the others are suppressed (score 0).
     compete_iou: float = 0.3
@@ -67,20 +67,20 @@ class MatchSettings(BaseSettings):
     # renders differ by more than duel_diff (Lab, lightness at half weight) decide which one the
     # keyframe shows. z' = z + w_duel * min over rivals of (share won - 0.5).
     duel_diff: float = 25.0
-    w_duel: float = 2.0
+    w_duel: float = 4.0
     # Stage 2, calibrated score of a region's winner: score_pair = sigmoid(cal_bias + cal_logit*z
     #   + cal_margin*min(margin, margin_cap) + cal_alone*[no rival]); margin = z - z of the best
     #   suppressed rival: a winner that clearly beats its siblings is surer (cal_margin > 0).
     margin_cap: float = 4.0
-    cal_bias: float = 0.308
-    cal_logit: float = 1.111
-    cal_margin: float = 0.467
-    cal_alone: float = -0.421
+    cal_bias: float = -0.312
+    cal_logit: float = 1.02
+    cal_margin: float = 0.534
+    cal_alone: float = 0.333
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage
     # Tuned on train (4-fold CV by video, docs/quality.md): with a calibrated pair score the
-    # SPEC's 0.88/0.92 reach precision 1.0 at recall 0.67; 0.80/2/0.90: P 0.988, R 0.72.
+    # SPEC's 0.88/0.92 reach precision 1.0 at recall 0.67; 0.80/2/0.90: P 1.0, R 0.70.
     match_best_min: float = 0.80
     match_cons_min: int = 2
     match_strong_min: float = 0.90  # accepted on its best pair alone

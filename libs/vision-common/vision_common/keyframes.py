@@ -29,6 +29,11 @@ from .errors import VideoError
 log = logging.getLogger(__name__)
 
 
+# media-ingestion stores keyframes as JPEG at this quality and every later stage reads that file;
+# scripts/bench_quality.py goes through the same encode/decode so it sees the same pixels.
+KEYFRAME_JPEG_QUALITY = 92
+
+
 @dataclass
 class Keyframe:
     ts: float  # seconds from the start of the video
