@@ -98,7 +98,11 @@ def _dynamic_onnx(path: Path) -> bytes:
     their sizes from Shape ops, so the same weights run at any size; a 224 input costs about a
     third of the 320 one (docs/quality.md). Done in memory: nothing is written next to the model.
     """
-    import onnx
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ModelError("SEG_INPUT_SIZE other than 320 needs the onnx package (onnx==1.23.2); "
+                         "install it or set SEG_INPUT_SIZE=320") from exc
 
     model = onnx.load(str(path))
     for t in list(model.graph.input) + list(model.graph.output):
