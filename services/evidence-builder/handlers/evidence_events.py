@@ -7,7 +7,7 @@ import logging
 
 from common_py import completion
 from common_py.bus import Event, HandlerContext
-from common_py.errors import ErrorCode
+from common_py.errors import ErrorCode, FatalError
 from services.evidence import EvidenceRenderer
 from vision_common.errors import VisionError
 
@@ -22,7 +22,7 @@ def on_match_result(renderer: EvidenceRenderer):
             event.job_id, event.payload["product_id"], event.payload["video_id"])
         try:
             rel, status, detail = await renderer.build(match_id), "done", None
-        except (VisionError, OSError) as exc:  # one unreadable image costs one picture, not the job
+        except (VisionError, OSError, ValueError, FatalError) as exc:  # one picture, not the job
             log.error("evidence of %s failed: %s", match_id, exc, extra={"error_code": ErrorCode.ASSET_CORRUPT})
             rel, status, detail = None, "failed", str(exc)[:500]
         async with ctx.transaction() as tx:

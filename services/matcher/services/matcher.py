@@ -14,6 +14,7 @@ from common_py.storage import Storage
 from common_py.uow import stable_event_id
 from matching.aggregate import aggregate
 from matching.assets import Asset
+from matching.distinct import prepare_catalog
 from matching.frame import match_frame
 from matching.scoring import PairScore
 from matching.settings import MatchSettings
@@ -40,6 +41,10 @@ class Matcher:
         started = time.perf_counter()
         videos, skipped = await job_frames(self.pool, self.storage, job_id)
         catalog = await job_catalog(self.pool, self.storage, job_id)
+        # once per job: load the catalog's feature bundles and mark the keypoints products share
+        kept = await asyncio.get_running_loop().run_in_executor(
+            self.executor, prepare_catalog, list(catalog.values()), self.s)
+        catalog = {a.asset_id: a for a in kept}
         if skipped:
             log.warning("%d keyframe(s) without features are left out of matching", skipped)
         pairs: list[PairScore] = []

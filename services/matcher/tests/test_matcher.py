@@ -7,7 +7,6 @@ import random
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from common_py.testing import create_job
@@ -28,16 +27,17 @@ def demo_module():
 
 @pytest.fixture(scope="module")
 def scenes():
-    """Two sibling cartons (same layout, other band and word), a scene showing the first one
-    held in a hand, and a scene with neither."""
+    """Two sibling cartons (same layout, other band and word), a kitchen scene showing the first
+    one in perspective and under other light, and a scene with neither."""
     demo = demo_module()
     base, shape, _ = demo.FAMILIES["Sunny"]
     orange = demo.package("Sunny", "Orange", base, shape, (20, 130, 250), 0)
     apple = demo.package("Sunny", "Apple", base, shape, (60, 190, 80), 0)
     rng = random.Random(3)
+    scene = demo.kitchen(rng)
+    demo.place(scene, orange, rng, 0.6, (380, 360))
     return {"orange": demo.on_white(orange, False, rng), "apple": demo.on_white(apple, False, rng),
-            "scene": cv2.resize(demo.scene_with(orange, rng), (360, 360)),
-            "empty": cv2.resize(demo.scene_with(None, rng), (360, 360))}
+            "scene": cv2.resize(scene, (360, 360)), "empty": cv2.resize(demo.scene_with(None, rng), (360, 360))}
 
 
 async def insert_asset(pool, root, table, key, asset_id, owner_col, owner, image, embedder, extra=None):
@@ -95,19 +95,19 @@ async def test_a_job_without_keyframes_completes_with_no_match(start_service, ev
     assert sink.for_job("match.result", job) == []
 
 
-async def test_an_unreachable_index_fails_the_job_after_the_retries(start_service, event_sink, db_pool, bus_settings):
+async def test_an_unreachable_index_fails_the_job_after_the_retries(start_service, event_sink, db_pool, bus_settings,
+                                                                   scenes):
     sink = await event_sink(KEYS)
+    root = bus_settings.data_root
+    embedder = build_embedder(VisionSettings())
     job = await create_job(db_pool)
     await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pz', 'local', 'pz')")
     await db_pool.execute("INSERT INTO job_products VALUES ($1, 'pz')", job)
-    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path, emb_rgb, emb_gray, kp_blob_path) "
-                          "VALUES ('img-pz', 'pz', 'x.jpg', $1, $1, 'kp/img-pz.npz')", np.full(1280, 0.02, np.float32))
-    (bus_settings.data_root / "kp").mkdir(exist_ok=True)
-    (bus_settings.data_root / "kp/img-pz.npz").write_bytes(b"x")
+    await insert_asset(db_pool, root, "product_images", "img_id", "img-pz", "product_id", "pz", scenes["orange"], embedder)
     await db_pool.execute("INSERT INTO videos (video_id, platform) VALUES ('vz', 'local')")
     await db_pool.execute("INSERT INTO job_videos VALUES ($1, 'vz')", job)
-    await db_pool.execute("INSERT INTO video_frames (frame_id, video_id, ts, local_path, emb_rgb, emb_gray, kp_blob_path) "
-                          "VALUES ('vz-f0', 'vz', 0, 'y.jpg', $1, $1, 'kp/img-pz.npz')", np.full(1280, 0.02, np.float32))
+    await insert_asset(db_pool, root, "video_frames", "frame_id", "vz-f0", "video_id", "vz", scenes["scene"], embedder,
+                       {"ts": 0.0})
     start_service("matcher", VECTOR_INDEX_URL="http://127.0.0.1:9")  # nothing listens there
     await sink.bus.publish("match.request", {"job_id": job, "industry": "x", "top_k": 20})
     failed = await sink.wait_for("job.failed", job, timeout=60)
