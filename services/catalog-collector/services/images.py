@@ -1,5 +1,6 @@
-"""Catalog image normalisation: RGB, EXIF orientation applied, longest side capped, JPEG; plus a
-perceptual hash so near-duplicate gallery images are stored once."""
+"""Catalog image normalisation: RGB, EXIF orientation applied, longest side capped, JPEG (an
+image that already is all that is stored unchanged); plus a perceptual hash so near-duplicate
+gallery images are stored once."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ def normalize(data: bytes, max_side: int, min_side: int = 32) -> NormalizedImage
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
+            # A JPEG that is already RGB, upright and small enough is kept byte for byte: every
+            # re-encoding loses detail the matcher's fine-detail check looks at.
+            as_is = (im.format == "JPEG" and im.mode == "RGB" and max(im.size) <= max_side
+                     and im.getexif().get(0x0112, 1) == 1)
             im = ImageOps.exif_transpose(im)
             if im.mode in ("RGBA", "LA", "P"):
                 # flatten transparency onto white, the usual e-commerce background
@@ -42,6 +47,8 @@ def normalize(data: bytes, max_side: int, min_side: int = 32) -> NormalizedImage
         raise BadImage(f"not a decodable image: {exc}") from exc
     if min(im.size) < min_side:
         raise BadImage(f"too small ({im.size[0]}x{im.size[1]}, need >= {min_side}px)")
+    if as_is:
+        return NormalizedImage(data, im.size[0], im.size[1], str(imagehash.phash(im)))
     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     im.save(out, "JPEG", quality=92)

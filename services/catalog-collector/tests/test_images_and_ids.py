@@ -32,6 +32,16 @@ def test_exif_orientation_is_applied_and_size_capped():
     assert Image.open(io.BytesIO(out.jpeg)).mode == "RGB"
 
 
+def test_an_image_that_needs_nothing_is_kept_byte_for_byte_and_others_are_reencoded():
+    upright = jpeg(packshot(), quality=97)
+    assert normalize(upright, max_side=512).jpeg == upright
+    big = jpeg(packshot().resize((800, 800)), quality=97)
+    assert normalize(big, max_side=512).jpeg != big
+    png = io.BytesIO()
+    packshot().save(png, "PNG")
+    assert normalize(png.getvalue(), max_side=512).jpeg[:2] == b"\xff\xd8"  # now a JPEG
+
+
 def test_transparency_is_flattened_on_white():
     im = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     im.paste((255, 0, 0, 255), (16, 16, 48, 48))
