@@ -1,0 +1,87 @@
+"""evidence-builder as a real process: match.result in, side-by-side evidence on disk and in the
+matches row; the expected count comes from matchings.process.completed; one completion."""
+
+import importlib.util
+import random
+from pathlib import Path
+
+import cv2
+import pytest
+
+from common_py.testing import create_job
+from matching.assets import extract_asset_features, save_asset_features
+
+REPO = Path(__file__).resolve().parents[3]
+KEYS = ["evidences.generation.completed"]
+
+
+@pytest.fixture(scope="module")
+def images():
+    spec = importlib.util.spec_from_file_location("make_demo_dataset", REPO / "scripts/make_demo_dataset.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    base, shape, _ = demo.FAMILIES["Brew & Co"]
+    front = demo.package("Brew & Co", "Dark Roast", base, shape, (20, 20, 140), 0)
+    rng = random.Random(5)
+    scene = demo.kitchen(rng)
+    demo.place(scene, front, rng, 0.6, (360, 360))
+    return demo.on_white(front, False, rng), cv2.resize(scene, (360, 360))
+
+
+async def seed_match(pool, root, job, n, catalog_img, frame_img, with_features=True):
+    await pool.execute("INSERT INTO products (product_id, src, asin_or_itemid, title) VALUES ($1, 'local', $1, "
+                       "'Brew & Co Dark Roast') ON CONFLICT DO NOTHING", f"p{n}")
+    await pool.execute("INSERT INTO videos (video_id, platform, title) VALUES ($1, 'local', 'Kitchen clip') "
+                       "ON CONFLICT DO NOTHING", f"v{n}")
+    for rel, img, kp in ((f"products/p{n}/i{n}.jpg", catalog_img, f"kp/i{n}.npz"),
+                         (f"videos/v{n}/frames/f{n}.jpg", frame_img, f"kp/f{n}.npz")):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / rel), img)
+        if with_features:
+            save_asset_features(root / kp, extract_asset_features(img, None))
+    await pool.execute("INSERT INTO product_images (img_id, product_id, local_path, kp_blob_path) VALUES ($1, $2, $3, $4)",
+                       f"i{n}", f"p{n}", f"products/p{n}/i{n}.jpg", f"kp/i{n}.npz")
+    await pool.execute("INSERT INTO video_frames (frame_id, video_id, ts, local_path, kp_blob_path) VALUES ($1, $2, 4.5, $3, $4)",
+                       f"f{n}", f"v{n}", f"videos/v{n}/frames/f{n}.jpg", f"kp/f{n}.npz")
+    await pool.execute("INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, 4.5, 0.97)", f"m{n}", job, f"p{n}", f"v{n}", f"i{n}", f"f{n}")
+
+
+def result(job, n):
+    return {"job_id": job, "match_id": f"m{n}", "product_id": f"p{n}", "video_id": f"v{n}",
+            "best_pair": {"img_id": f"i{n}", "frame_id": f"f{n}", "score_pair": 0.97}, "score": 0.97, "ts": 4.5}
+
+
+async def test_renders_evidence_records_it_and_completes_once(start_service, event_sink, bus_settings, db_pool, images):
+    sink = await event_sink(KEYS)
+    start_service("evidence-builder")
+    root = bus_settings.data_root
+    job = await create_job(db_pool)
+    await seed_match(db_pool, root, job, 1, *images)
+    await seed_match(db_pool, root, job, 2, *images, with_features=False)  # its bundles are gone
+    # the count may arrive before the results: completion waits for both
+    await sink.bus.publish("matchings.process.completed", {"job_id": job})
+    for n in (1, 2):
+        await sink.bus.publish("match.result", result(job, n))
+        await sink.bus.publish("match.result", result(job, n))  # a duplicate (other event_id) changes nothing
+    await sink.wait_for("evidences.generation.completed", job, timeout=60)
+
+    rel = await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm1'")
+    assert rel == "evidence/m1.jpg"
+    ev = cv2.imread(str(root / rel))
+    cat, frame = images
+    assert ev is not None and ev.shape[1] > cat.shape[1] and ev.shape[0] > 400  # two panels and a caption
+    # the match without features costs its picture, not the job
+    assert await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm2'") is None
+    assert await db_pool.fetchval("SELECT status FROM stage_assets WHERE asset_id = 'm2'") == "failed"
+    import asyncio
+    await asyncio.sleep(0.5)
+    assert len(sink.for_job("evidences.generation.completed", job)) == 1
+
+
+async def test_a_job_without_matches_completes_at_once(start_service, event_sink, db_pool):
+    sink = await event_sink(KEYS)
+    start_service("evidence-builder")
+    job = await create_job(db_pool)
+    await sink.bus.publish("matchings.process.completed", {"job_id": job})
+    await sink.wait_for("evidences.generation.completed", job, timeout=30)
