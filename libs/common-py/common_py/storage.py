@@ -7,6 +7,7 @@ same rows work on the host and inside a container that mounts DATA_ROOT elsewher
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -16,8 +17,22 @@ from typing import IO, Iterator
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
 class UnsafePath(ValueError):
     pass
+
+
+def derive_id(raw: str, prefix: str = "", fallback_prefix: str = "x-", namespace: str = "") -> str:
+    """A file-system-safe, stable id from a source's own id: `prefix + raw` with unsafe characters
+    replaced when that is readable and short, otherwise `prefix` (or `fallback_prefix`) + a hash of
+    `namespace|raw`, so ids from different sources never collide."""
+    cleaned = _UNSAFE_CHARS.sub("-", raw).strip("-.")
+    candidate = f"{prefix}{cleaned}"
+    if cleaned and len(candidate) <= 96 and candidate[0].isalnum():
+        return candidate
+    return f"{prefix or fallback_prefix}{hashlib.sha1(f'{namespace}|{raw}'.encode()).hexdigest()[:20]}"
 
 
 def check_id(value: str, what: str = "id") -> str:

@@ -328,3 +328,22 @@ def use_service_modules(service_dir: Path) -> None:
     placeholder = sys.modules.get("services")
     if placeholder is not None and getattr(placeholder, "__file__", None) is None:
         del sys.modules["services"]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """No test reaches past this machine: a connection to any non-loopback address fails loudly.
+    Suites that replay online sources make it autouse in their conftest."""
+    import ipaddress
+    import socket
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0]).split("%", 1)[0]
+            if not ipaddress.ip_address(host).is_loopback:
+                raise OSError(f"test tried to reach the network: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", lambda s, a: (check(s, a), real_connect(s, a))[1])
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda s, a: (check(s, a), real_connect_ex(s, a))[1])

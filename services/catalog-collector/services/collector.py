@@ -13,27 +13,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 
 from common_py.errors import ErrorCode, JobFailed
-from common_py.storage import Storage
+from common_py.storage import Storage, derive_id
 from common_py.uow import UnitOfWork, stable_event_id
 from services.images import BadImage, normalize, phash_distance
 from services.sources.base import ProductRecord, ProductSource, SourceError
 
 log = logging.getLogger("catalog-collector")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def product_id_for(rec: ProductRecord) -> str:
     """A file-system-safe, stable product id: the source's own id when it already is one."""
     prefix = {"amazon": "amz-", "ebay": "ebay-"}.get(rec.src, "")
-    cleaned = _UNSAFE.sub("-", rec.item_id).strip("-.")
-    candidate = f"{prefix}{cleaned}"
-    if cleaned and len(candidate) <= 96 and candidate[0].isalnum():
-        return candidate
-    return f"{prefix or 'p-'}{hashlib.sha1(f'{rec.src}|{rec.item_id}'.encode()).hexdigest()[:20]}"
+    return derive_id(rec.item_id, prefix, "p-", rec.src)
 
 
 def image_id_for(product_id: str, ref: str) -> str:

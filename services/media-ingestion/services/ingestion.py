@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import re
 import shutil
 from dataclasses import dataclass
 
 from common_py.errors import ErrorCode, JobFailed
-from common_py.storage import Storage
+from common_py.storage import Storage, derive_id
 from common_py.uow import UnitOfWork, stable_event_id
 from services.sources.base import SourceError, VideoRecord, VideoSource
 from vision_common.errors import VisionError
@@ -26,17 +24,11 @@ from vision_common.image_io import encode_image
 from vision_common.keyframes import extract_keyframes
 
 log = logging.getLogger("media-ingestion")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PREFIX = {"youtube": "yt-", "bilibili": "bili-"}
 
 
 def video_id_for(rec: VideoRecord) -> str:
-    prefix = _PREFIX.get(rec.platform, "")
-    cleaned = _UNSAFE.sub("-", rec.source_id).strip("-.")
-    candidate = f"{prefix}{cleaned}"
-    if cleaned and len(candidate) <= 96 and candidate[0].isalnum():
-        return candidate
-    return f"{prefix or 'v-'}{hashlib.sha1(f'{rec.platform}|{rec.source_id}'.encode()).hexdigest()[:20]}"
+    return derive_id(rec.source_id, _PREFIX.get(rec.platform, ""), "v-", rec.platform)
 
 
 def frame_id_for(video_id: str, ts: float) -> str:
