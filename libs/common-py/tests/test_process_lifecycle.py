@@ -7,25 +7,54 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from common_py.bus import EventBus
+from common_py.testing import free_port
 from cp_helpers import create_job, wait_for
 
 WORKER = Path(__file__).with_name("worker_proc.py")
 
 
 def start_worker(mode, settings, mark_dir) -> subprocess.Popen:
+    port = free_port()
     env = dict(os.environ, POSTGRES_DSN=settings.postgres_dsn, BUS_BROKER=settings.bus_broker,
                BUS_EXCHANGE=settings.bus_exchange, BUS_QUEUE_PREFIX=settings.bus_queue_prefix,
                BUS_RETRY_BASE_MS="50", BUS_SHUTDOWN_GRACE_S="10", DATA_ROOT=str(settings.data_root),
-               WORKER_MARK_DIR=str(mark_dir), LOG_LEVEL="WARNING")
-    return subprocess.Popen([sys.executable, str(WORKER), mode], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               WORKER_MARK_DIR=str(mark_dir), LOG_LEVEL="WARNING", HTTP_PORT=str(port))
+    log = open(mark_dir / f"worker-{mode}-{port}.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(WORKER), mode], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.port = port
+    return proc
+
+
+async def outcomes(proc) -> dict[str, float]:
+    """events_total of a running worker by outcome, from its /metrics (empty until it serves)."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            text = (await client.get(f"http://127.0.0.1:{proc.port}/metrics")).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("events_total{") and 'event_name="products.image.ready"' in line:
+            outcome = line.split('outcome="')[1].split('"')[0]
+            out[outcome] = out.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+    return out
 
 
 async def wait_exit(proc, timeout=20.0) -> int:
     return await asyncio.to_thread(proc.wait, timeout)
+
+
+def _quietly(check):
+    async def run():
+        try:
+            return await check()
+        except httpx.HTTPError:
+            return False
+    return run
 
 
 @pytest.fixture
@@ -67,12 +96,17 @@ async def test_killed_before_ack_is_redelivered_and_handled_once(mode, bus_setti
 
     second = start_worker("normal", bus_settings, tmp_path)
     try:
-        # the broker redelivers the unacked message to the new process; it ends handled exactly once
-        await wait_for(lambda: db_pool.fetchval(
-            "SELECT count(*) FROM inbox WHERE consumer = $1 AND job_id = $2",
-            f"{bus_settings.bus_queue_prefix}svc.products.image.ready", job_id), timeout=30)
-        await asyncio.sleep(1)
+        # the broker redelivers the unacked message to the new process: after a commit it is a
+        # duplicate (acked, no effect), before a commit it is handled; either way once in all
+        expected = "duplicate" if mode == "crash_after_commit" else "ok"
+
+        async def delivered():
+            return (await outcomes(second)).get(expected, 0) >= 1
+
+        await wait_for(delivered, timeout=60)
         assert await db_pool.fetchval("SELECT count(*) FROM t_effects WHERE job_id = $1", job_id) == 1
+        assert await db_pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1 AND job_id = $2",
+                                      f"{bus_settings.bus_queue_prefix}svc.products.image.ready", job_id) == 1
     finally:
         second.send_signal(signal.SIGTERM)
         assert await wait_exit(second) == 0
@@ -93,7 +127,14 @@ async def test_sigterm_finishes_in_flight_work_then_exits(bus_settings, db_pool,
         assert await db_pool.fetchval("SELECT count(*) FROM t_effects WHERE job_id = $1", job_id) == 1
         # acked before exit: a new consumer finds nothing to redo
         restarted = start_worker("normal", bus_settings, tmp_path)
-        await asyncio.sleep(3)
+
+        async def serving():
+            return "# HELP" in await asyncio.to_thread(
+                lambda: httpx.get(f"http://127.0.0.1:{restarted.port}/metrics", timeout=2).text)
+
+        await wait_for(_quietly(serving), timeout=60)
+        await asyncio.sleep(1)  # time for a redelivery, if there were one
+        assert await outcomes(restarted) == {}
         restarted.send_signal(signal.SIGTERM)
         assert await wait_exit(restarted) == 0
         assert len([p for p in tmp_path.iterdir() if p.name.startswith("started-inflight")]) == 1
