@@ -23,10 +23,16 @@ def probe(url: str, timeout: float = 5.0) -> str | None:
         conn = await aio_pika.connect(url, timeout=timeout)
         await conn.close()
 
+    # a refused connection is the answer we are asking for, not an error worth aiormq's log line
+    client_log = logging.getLogger("aiormq.connection")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
     try:
         asyncio.run(asyncio.wait_for(_try(), timeout + 1))
     except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
         return f"does not answer ({type(exc).__name__}: {exc})"
+    finally:
+        client_log.setLevel(level)
     return None
 
 
