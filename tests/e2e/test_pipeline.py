@@ -112,6 +112,14 @@ async def test_a_job_runs_end_to_end_through_every_service(start_service, event_
     job_id, status, phases = await run_job(procs)
     await check_job(job_id, status, phases, procs, db_pool, bus_settings.data_root, demo_dataset, sink)
 
+    # SPEC §3: a job with zero products and zero keyframes still completes (empty batches are done)
+    empty_id, empty, _ = await run_job(procs, industry="submarine")
+    assert empty["phase"] == "completed", empty
+    assert {k: v for k, v in empty["counts"].items() if k != "stages"} == {
+        "products": 0, "product_images": 0, "videos": 0, "keyframes": 0, "matches": 0, "evidence": 0}
+    for key in COMPLETION_KEYS:
+        assert len(sink.for_job(key, empty_id)) == 1, key
+
 
 async def test_two_replicas_of_embedding_and_keypoint_complete_each_stage_once(
         start_service, event_sink, db_pool, bus_settings, demo_dataset):
