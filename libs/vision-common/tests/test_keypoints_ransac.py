@@ -82,3 +82,44 @@ def test_implausible_homographies_are_rejected():
     assert homography_is_plausible(cv2.getPerspectiveTransform(
         np.float32([[0, 0], [100, 0], [100, 200], [0, 200]]),
         np.float32([[10, 5], [120, 20], [110, 230], [5, 210]])), box)
+
+
+def test_ratio_match_by_matrix_product_equals_opencv_brute_force():
+    a = extract(textured(3), None, "sift", 1500, 400)
+    scene, _ = perspective_copy(textured(3), relight=1.2)
+    b = extract(scene, None, "sift", 1500, 400)
+    bf = cv2.BFMatcher(cv2.NORM_L2)
+    back = {m.queryIdx: m.trainIdx for m in bf.match(b.desc, a.desc)}
+    for mutual in (False, True):
+        ref = {(m.queryIdx, m.trainIdx) for m, n in bf.knnMatch(a.desc, b.desc, k=2) if m.distance < 0.85 * n.distance}
+        if mutual:
+            ref = {(i, j) for i, j in ref if back.get(j) == i}
+        c = ratio_match(a, b, 0.85, mutual=mutual)
+        assert len(ref) > 30
+        assert set(zip(c.idx_a.tolist(), c.idx_b.tolist())) == ref
+        assert (c.ratio < 0.85).all()
+
+
+def test_whole_image_region_flags_the_keypoints_inside_the_mask(tmp_path):
+    img = textured(5)
+    mask = np.zeros(img.shape[:2], np.uint8)
+    mask[:, :110] = 255
+    inside = extract(img, mask, "sift", 3000, 400, region="mask")
+    whole = extract(img, mask, "sift", 3000, 400, region="image")
+    assert whole.in_mask is not None and inside.in_mask is None
+    assert whole.in_mask.any() and not whole.in_mask.all()
+    assert (whole.xy[whole.in_mask, 0] < 110 + 0.03 * 300 + 2).all()
+    assert (whole.xy[~whole.in_mask, 0] > 110).all()
+    # the flagged subset is (about) what detection inside the mask finds
+    assert abs(int(whole.in_mask.sum()) - len(inside)) <= 0.1 * len(inside)
+    assert len(whole.masked()) == int(whole.in_mask.sum())
+    fs = FeatureSet(img.shape[:2], {"sift": whole})
+    save_features(tmp_path / "a.npz", fs)
+    back = load_features(tmp_path / "a.npz").features["sift"]
+    assert np.array_equal(back.in_mask, whole.in_mask)
+    # files written before the flag existed load with in_mask None (= all keypoints in the mask)
+    save_features(tmp_path / "b.npz", FeatureSet(img.shape[:2], {"sift": inside}))
+    old = load_features(tmp_path / "b.npz").features["sift"]
+    assert old.in_mask is None and len(old.masked()) == len(old)
+    with pytest.raises(ValueError):
+        extract(img, mask, "sift", 3000, 400, region="box")

@@ -3,8 +3,12 @@
 Coordinates are always stored in the *original* image's pixels, whatever scale the detector ran
 at, so a homography estimated from them maps catalog pixels to keyframe pixels directly.
 
-Detection runs on gray + CLAHE (store lighting), inside the product mask grown by a few percent
-(keypoints on the product's outline carry the shape; a mask that is a bit tight must not cut them).
+Detection runs on gray + CLAHE (store lighting). With ``region="mask"`` only inside the product
+mask grown by a few percent (keypoints on the product's outline carry the shape; a mask that is a
+bit tight must not cut them); with ``region="image"`` on the whole image, each keypoint flagged
+``in_mask`` (same grown mask), so the verifier can use the masked set for catalog images and the
+whole set for keyframes, where the salient-object mask often picks the wrong object
+(docs/quality.md).
 Small images are upscaled first: the 198 px catalog images here give SIFT too few octaves on
 the print at native size (MODELS.md baseline: catalog upscaled 2x).
 """
@@ -30,9 +34,19 @@ class Features:
     desc: np.ndarray  # (N, 128) float32 RootSIFT, or (N, 61) uint8 AKAZE
     size: np.ndarray  # (N,) float32 keypoint diameter in original pixels
     angle: np.ndarray  # (N,) float32 degrees
+    # (N,) bool: inside the (grown) product mask; None when detection ran inside the mask only
+    in_mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
+
+    def subset(self, sel: np.ndarray) -> "Features":
+        return Features(self.method, self.xy[sel], self.desc[sel], self.size[sel], self.angle[sel],
+                        None if self.in_mask is None else self.in_mask[sel])
+
+    def masked(self) -> "Features":
+        """The keypoints inside the product mask (all of them when there is no flag)."""
+        return self if self.in_mask is None or self.in_mask.all() else self.subset(self.in_mask)
 
     @property
     def binary(self) -> bool:
@@ -74,9 +88,18 @@ def detection_scale(shape: tuple[int, int], target_side: int) -> float:
     return max(1.0, target_side / float(max(shape[:2])))
 
 
+def grown_mask(mask: np.ndarray) -> np.ndarray:
+    """The product mask grown by 3 % of the image size (keypoints on the outline are kept)."""
+    grow = max(3, int(0.03 * max(mask.shape[:2]))) | 1
+    return cv2.dilate(mask, np.ones((grow, grow), np.uint8))
+
+
 def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
-            max_features: int = 1500, target_side: int = 400) -> Features:
-    """Detect + describe one method's keypoints inside ``mask`` (None = whole image)."""
+            max_features: int = 1500, target_side: int = 400, region: str = "mask") -> Features:
+    """Detect + describe one method's keypoints: inside ``mask`` (``region="mask"``; None = whole
+    image), or on the whole image with the ``in_mask`` flag set from ``mask`` (``region="image"``)."""
+    if region not in ("mask", "image"):
+        raise ValueError(f"unknown keypoint region {region!r} (mask | image)")
     if image is None or image.size == 0:
         raise ImageError("empty image")
     s = detection_scale(image.shape, target_side)
@@ -85,14 +108,16 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
         gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
     m = None
     if mask is not None:
-        grow = max(3, int(0.03 * max(mask.shape[:2]))) | 1
-        m = cv2.dilate(mask, np.ones((grow, grow), np.uint8))
+        m = grown_mask(mask)
         if m.shape[:2] != gray.shape[:2]:
             m = cv2.resize(m, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)
     det = _detector(method, max_features)
-    kps, desc = det.detectAndCompute(gray, m)
+    kps, desc = det.detectAndCompute(gray, m if region == "mask" else None)
     if desc is None or not kps:
-        return empty_features(method)
+        f = empty_features(method)
+        if region == "image":
+            f.in_mask = np.zeros(0, bool)
+        return f
     if method == "akaze" and len(kps) > max_features:
         order = np.argsort([-k.response for k in kps])[:max_features]
         kps, desc = [kps[i] for i in order], desc[order]
@@ -101,14 +126,23 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
     angle = np.array([k.angle for k in kps], np.float32)
     if method == "sift":
         desc = root_sift(desc)
-    return Features(method, xy, np.ascontiguousarray(desc), size, angle)
+    in_mask = None
+    if region == "image":
+        if m is None:
+            in_mask = np.ones(len(kps), bool)
+        else:
+            px = np.array([k.pt for k in kps], np.float64)
+            xi = np.clip(px[:, 0].astype(int), 0, m.shape[1] - 1)
+            yi = np.clip(px[:, 1].astype(int), 0, m.shape[0] - 1)
+            in_mask = m[yi, xi] > 0
+    return Features(method, xy, np.ascontiguousarray(desc), size, angle, in_mask)
 
 
 def extract_all(image: np.ndarray, mask: np.ndarray | None, methods: str | list[str] = "sift",
-                max_features: int = 1500, target_side: int = 400) -> dict[str, Features]:
+                max_features: int = 1500, target_side: int = 400, region: str = "mask") -> dict[str, Features]:
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
-    return {m: extract(image, mask, m, max_features, target_side) for m in methods}
+    return {m: extract(image, mask, m, max_features, target_side, region) for m in methods}
 
 
 def save_features(path: str | os.PathLike, fs: FeatureSet) -> None:
@@ -119,6 +153,8 @@ def save_features(path: str | os.PathLike, fs: FeatureSet) -> None:
         # RootSIFT values are in [0, 1]: float16 halves the blob with no effect on matching
         desc = f.desc.astype(np.float16) if not f.binary else f.desc
         arrays.update({f"{m}__xy": f.xy, f"{m}__desc": desc, f"{m}__size": f.size, f"{m}__angle": f.angle})
+        if f.in_mask is not None:
+            arrays[f"{m}__in_mask"] = f.in_mask.astype(bool)
     for k, v in fs.extra.items():
         if "__" in k or k in ("image_shape", "methods"):
             raise ValueError(f"reserved extra key {k!r}")
@@ -134,7 +170,8 @@ def load_features(path: str | os.PathLike) -> FeatureSet:
             desc = z[f"{m}__desc"]
             fs.features[m] = Features(m, z[f"{m}__xy"].astype(np.float32),
                                       desc if desc.dtype == np.uint8 else desc.astype(np.float32),
-                                      z[f"{m}__size"], z[f"{m}__angle"])
+                                      z[f"{m}__size"], z[f"{m}__angle"],
+                                      z[f"{m}__in_mask"].astype(bool) if f"{m}__in_mask" in z else None)
     except KeyError as exc:
         raise ImageError(f"{path}: not a feature file of this format (missing {exc})") from exc
     fs.extra = {k: v for k, v in z.items() if "__" not in k and k not in ("image_shape", "methods")}
