@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true",
                     help="also fit the pair-score weights on this dataset's per-shot truth (train split only) and "
                          "report them under 'fitted' as env assignments; the run itself uses the current settings")
+    ap.add_argument("--cv", type=int, default=0, metavar="FOLDS",
+                    help="also report cross-validation by video (weights refitted on the other folds, per-shot truth "
+                         "needed) under 'cv': the honest number for the split the defaults were fitted on")
     ap.add_argument("--ablation-train", type=Path, default=None, metavar="TRAIN_WORK",
                     help="ablation table: fit each variant on the train split's cached verification "
                          "(TRAIN_WORK/verified.pkl, truth from --ablation-train-dataset) and evaluate it here")
@@ -105,6 +108,16 @@ def main(argv: list[str] | None = None) -> int:
             print("--fit needs per-shot truth ('shots' in truth.json)", file=sys.stderr)
             return 2
         result["fitted"] = as_env(fit(fevs, shots, ms))
+    if args.cv and truth is not None:
+        import json as _json
+
+        from matching.calibrate import cross_validate
+
+        shots = _json.loads((args.dataset / "truth.json").read_text()).get("shots")
+        if not shots:
+            print("--cv needs per-shot truth ('shots' in truth.json)", file=sys.stderr)
+            return 2
+        result["cv"] = cross_validate(fevs, shots, truth, ms, folds=args.cv)
     if args.ablation_train is not None and truth is not None:
         import json as _json
 

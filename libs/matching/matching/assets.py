@@ -2,7 +2,9 @@
 
 One ``.npz`` per asset (SPEC §5: ``kp/<asset_id>.npz``) holds everything verification needs,
 so the matcher never has to re-read or re-segment an image:
-  * local features per method (RootSIFT by default, AKAZE optional), original-pixel coordinates;
+  * local features per method (RootSIFT by default, AKAZE optional), original-pixel coordinates,
+    detected on the whole image with a per-keypoint ``in_mask`` flag (KP_REGION=image; with
+    KP_REGION=mask only inside the mask, as in round 1);
   * ``thumb_jpg``: the image itself, at most THUMB_SIDE px (JPEG q95 bytes): the colour and
     dense-detail checks compare pixels after warping;
   * ``thumb_mask_png``: the product mask at thumbnail size (PNG bytes);
@@ -55,7 +57,7 @@ class AssetBundle:
     """Decoded feature bundle: features, thumbnail, mask and geometry of one asset."""
 
     image_shape: tuple[int, int]
-    features: dict[str, Features]
+    features: dict[str, Features]  # keypoints inside the product mask (what catalog images use)
     thumb: np.ndarray  # BGR uint8
     thumb_mask: np.ndarray  # uint8 0/255, thumbnail size
     thumb_scale: float
@@ -64,14 +66,26 @@ class AssetBundle:
     # Catalog images only, set by matching.distinct.mark_shared_keypoints: True for keypoints that
     # also match another product's catalog image (brand logo, shared claims). None = unknown.
     shared: np.ndarray | None = None
+    # every keypoint of the image, inside the mask or not (what keyframes use: the salient-object
+    # mask of a store photo often holds the wrong object); = ``features`` for masked-only files
+    features_full: dict[str, Features] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for m, f in self.features.items():
+            self.features_full.setdefault(m, f)
 
     @classmethod
     def from_featureset(cls, fs: FeatureSet) -> "AssetBundle":
         e = fs.extra
         thumb = cv2.imdecode(e["thumb_jpg"], cv2.IMREAD_COLOR)
         mask = cv2.imdecode(e["thumb_mask_png"], cv2.IMREAD_GRAYSCALE)
-        return cls(fs.image_shape, fs.features, thumb, mask, float(e["thumb_scale"]),
-                   tuple(float(v) for v in e["mask_box"]), bool(int(e["seg_fallback"])))
+        return cls(fs.image_shape, {m: f.masked() for m, f in fs.features.items()}, thumb, mask,
+                   float(e["thumb_scale"]), tuple(float(v) for v in e["mask_box"]), bool(int(e["seg_fallback"])),
+                   features_full=dict(fs.features))
+
+    def keypoints(self, method: str, masked: bool) -> Features | None:
+        """The ``method`` features inside the product mask (``masked``) or all of them."""
+        return (self.features if masked else self.features_full).get(method)
 
     @cached_property
     def gray_clahe(self) -> np.ndarray:
@@ -95,7 +109,7 @@ def extract_asset_features(image: np.ndarray, mask: np.ndarray | None, settings:
         mask = None
     full = mask is None or bool(mask.min() > 0)
     feats = extract_all(image, None if full else mask, settings.kp_methods,
-                        settings.kp_max_features, settings.kp_target_side)
+                        settings.kp_max_features, settings.kp_target_side, settings.kp_region)
     thumb, s = resize_max_side(image, THUMB_SIDE)
     m = np.full((h, w), 255, np.uint8) if mask is None else mask
     tmask = cv2.resize(m, (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_NEAREST)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .pipeline import FrameEvidence
-from .scoring import compete, pair_features
+from .scoring import FEATURES, compete, pair_features
 from .settings import MatchSettings
 
 
@@ -30,7 +30,7 @@ def frame_truth(fevs: list[FrameEvidence], shots: list[dict]) -> dict[str, str |
     return out
 
 
-FEATURES = ("deep", "kp", "color", "dense", "edge", "spread", "distinct")
+BASE_FEATURES = ("deep", "kp", "color", "dense", "edge", "spread", "distinct")  # round 1
 
 
 def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float = 1.0,
@@ -52,9 +52,7 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
     lr = LogisticRegression(C=C, max_iter=5000).fit(np.array(X), np.array(y))
     w = np.zeros(len(FEATURES))
     w[use] = lr.coef_[0]
-    s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]), w_deep=float(w[0]), w_kp=float(w[1]),
-                                  w_color=float(w[2]), w_dense=float(w[3]), w_edge=float(w[4]),
-                                  w_spread=float(w[5]), w_distinct=float(w[6])))
+    s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]), **{f"w_{f}": float(w[i]) for i, f in enumerate(FEATURES)}))
     # the duel weight: the one whose competition picks the shown product most often
     grid = DUEL_GRID if duels else (0.0,)
     best = max(grid, key=lambda wd: (_winner_accuracy(fevs, truth, s1.model_copy(update=dict(w_duel=wd))), -wd))
@@ -106,10 +104,10 @@ ABLATION = [
     ("learned score: geometry only (deep, kp, spread), competition", dict(features=("deep", "kp", "spread"), duels=False, margin=False)),
     ("+ colour (hue agreement after warping)", dict(features=("deep", "kp", "spread", "color"), duels=False, margin=False)),
     ("+ dense detail and edges (NCC cells, edge chamfer)",
-     dict(features=FEATURES[:6], duels=False, margin=False)),
-    ("+ distinct evidence (inliers not shared with other products)", dict(features=FEATURES, duels=False, margin=False)),
-    ("+ sibling duels", dict(features=FEATURES, duels=True, margin=False)),
-    ("+ margin calibration (stage 2) = the default", dict(features=FEATURES, duels=True, margin=True)),
+     dict(features=BASE_FEATURES[:6], duels=False, margin=False)),
+    ("+ distinct evidence (inliers not shared with other products)", dict(features=BASE_FEATURES, duels=False, margin=False)),
+    ("+ sibling duels", dict(features=BASE_FEATURES, duels=True, margin=False)),
+    ("+ margin calibration (stage 2)", dict(features=BASE_FEATURES, duels=True, margin=True)),
 ]
 
 
@@ -146,6 +144,27 @@ def _winner_accuracy(fevs: list[FrameEvidence], truth: dict[str, str | None], s:
 
 
 def as_env(s: MatchSettings) -> str:
-    keys = ["w_duel", "w_bias", "w_deep", "w_kp", "w_color", "w_dense", "w_edge", "w_spread", "w_distinct",
+    keys = ["w_duel", "w_bias"] + [f"w_{f}" for f in FEATURES] + [
             "cal_bias", "cal_logit", "cal_margin", "cal_alone"]
     return " ".join(f"{k.upper()}={getattr(s, k):.3f}" for k in keys)
+
+
+def cv_folds(video_ids: list[str], folds: int) -> list[set[str]]:
+    """Deterministic split of videos into ``folds`` groups (sorted ids, round robin)."""
+    vids = sorted(set(video_ids))
+    return [set(vids[i::folds]) for i in range(folds)]
+
+
+def cross_validate(fevs: list[FrameEvidence], shots: list[dict], truth: list[dict], s: MatchSettings,
+                   folds: int = 4, **fit_kw) -> dict:
+    """Cross-validation by video: fit the weights on the other folds, score and aggregate each fold
+    with them, pool the accepted pairs and compare with ``truth`` (the honest train number)."""
+    from .pipeline import evaluate, score_dataset
+
+    matches = []
+    for held in cv_folds([fe.video_id for fe in fevs], folds):
+        tr = [fe for fe in fevs if fe.video_id not in held]
+        te = [fe for fe in fevs if fe.video_id in held]
+        sf = fit(tr, shots, s, **fit_kw)
+        matches.extend(score_dataset(te, sf)[1])
+    return evaluate(matches, truth)

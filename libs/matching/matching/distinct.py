@@ -24,7 +24,7 @@ def mark_shared_keypoints(images: list[tuple[str, AssetBundle]], s: MatchSetting
     """
     n = len(images)
     for i, (pid, b) in enumerate(images):
-        f = b.features.get(s.kp_match_method)
+        f = b.keypoints(s.kp_match_method, s.kp_mask_catalog)
         if f is None:
             continue
         shared = np.zeros(len(f), bool)
@@ -33,7 +33,7 @@ def mark_shared_keypoints(images: list[tuple[str, AssetBundle]], s: MatchSetting
             sims = embeddings[others] @ embeddings[i]
             others = [others[k] for k in np.argsort(-sims)[:neighbours]]
         for j in others:
-            g = images[j][1].features.get(s.kp_match_method)
+            g = images[j][1].keypoints(s.kp_match_method, s.kp_mask_catalog)
             if g is None or len(g) < 2 or len(f) < 2:
                 continue
             c = ratio_match(f, g, s.distinct_ratio)

@@ -73,12 +73,18 @@ def build_evidence(catalog: "Asset", frame: "Asset", out_path: str | os.PathLike
     is gone) and write the JPEG atomically."""
     from vision_common.image_io import read_image
 
+    from .scoring import pair_logit
     from .settings import MatchSettings
     from .verify import verify_pair
 
     s = s or MatchSettings()
     cb, fb = catalog.bundle(), frame.bundle()
     ev = verify_pair(cb, fb, s, catalog.asset_id, frame.asset_id)
+    if s.kp_keyframe_fallback and pair_logit(ev, s) < s.kp_fallback_below:
+        # the matcher's whole-keyframe fallback (matching.frame.frame_evidence) found this pair
+        full = verify_pair(cb, fb, s, catalog.asset_id, frame.asset_id, frame_masked=False)
+        if full.verified:
+            ev = full
 
     def image(asset, bundle):
         if asset.image_path:

@@ -6,11 +6,12 @@ half, shared with matching.pipeline (the bench), so both run exactly the same st
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
 from .assets import Asset, AssetBundle
-from .scoring import PairScore, compete
+from .scoring import PairScore, compete, pair_logit
 from .settings import MatchSettings
 from .verify import PairEvidence, frame_duels, verify_pair
 
@@ -21,9 +22,13 @@ _warned_unprepared = False
 def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[Asset], sims: list[float],
                    s: MatchSettings) -> tuple[list[tuple[str, PairEvidence]], dict[tuple[str, str], float]]:
     """Verify each candidate (skipping those below SIM_DEEP_MIN or with unreadable features) and
-    run the duels between overlapping ones. Returns ((product_id, evidence) list, duels)."""
-    evidence: list[tuple[str, PairEvidence]] = []
-    items = []
+    run the duels between overlapping ones. Returns ((product_id, evidence) list, duels).
+
+    The keyframe's keypoints inside its product mask (the salient, held product) are tried first;
+    when no candidate reaches a stage-1 logit of KP_FALLBACK_BELOW there and KP_KEYFRAME_FALLBACK
+    is on, all candidates are verified again with every keypoint of the keyframe (the mask held
+    the wrong object); in that pass a product must cover KP_FALLBACK_MIN_AREA of the keyframe."""
+    todo = []
     for c, sim in zip(candidates, sims):
         if sim < s.sim_deep_min:
             continue
@@ -34,11 +39,24 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
             continue
         if cb.shared is None:
             _warn_unprepared()
-        pid = c.owner_id or c.asset_id
-        ev = verify_pair(cb, frame_bundle, s, c.asset_id, frame_id, sim)
-        evidence.append((pid, ev))
-        items.append((ev, cb, pid))
-    return evidence, frame_duels(frame_bundle, items, s)
+        todo.append((c.asset_id, c.owner_id or c.asset_id, cb, sim))
+
+    def run(masked: bool) -> list[tuple[PairEvidence, AssetBundle, str]]:
+        return [(verify_pair(cb, frame_bundle, s, aid, frame_id, sim, frame_masked=masked), cb, pid)
+                for aid, pid, cb, sim in todo]
+
+    items = run(True)
+    if s.kp_keyframe_fallback and _has_outside(frame_bundle, s) and \
+            max((pair_logit(ev, s) for ev, _, _ in items), default=-math.inf) < s.kp_fallback_below:
+        items = run(False)
+    return [(pid, ev) for ev, _, pid in items], frame_duels(frame_bundle, items, s)
+
+
+def _has_outside(frame_bundle: AssetBundle, s: MatchSettings) -> bool:
+    """Does the keyframe have keypoints outside its product mask (else the fallback is the same)?"""
+    full = frame_bundle.keypoints(s.kp_match_method, False)
+    masked = frame_bundle.keypoints(s.kp_match_method, True)
+    return full is not None and masked is not None and len(full) > len(masked)
 
 
 def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,

@@ -215,6 +215,20 @@ def _shared_catalog(catalog: list[Asset], s: MatchSettings) -> None:
         c._bundle = _CATALOG[key].get(c.asset_id)
 
 
+def _init_verify_worker() -> None:
+    """One thread per worker process (parallelism is by process): OpenCV and the BLAS behind the
+    descriptor matching's matrix products."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
 def _verify_video(args) -> list[FrameEvidence]:
     frames, catalog, s = args
     db_rgb = np.stack([c.emb_rgb for c in catalog])
@@ -249,7 +263,8 @@ def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=
     out: list[FrameEvidence] = []
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_init_verify_worker) as ex:
         for res in _tracked(ex.map(_verify_video, tasks), len(tasks), "matching videos", progress):
             out.extend(res)
     return out

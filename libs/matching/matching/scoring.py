@@ -25,14 +25,27 @@ def sim_kp(ev: PairEvidence, s: MatchSettings) -> float:
     return min(1.0, ev.inliers / s.kp_inliers_sat)
 
 
+# Stage-1 inputs; feature NAME has the weight setting ``w_NAME``.
+FEATURES = ("deep", "kp", "color", "dense", "edge", "spread", "distinct", "distinct_rel")
+
+
 def pair_features(ev: PairEvidence, s: MatchSettings) -> list[float]:
-    """Stage-1 inputs, in the order of the w_* settings (deep, kp, color, dense, edge, spread,
-    distinct)."""
-    return [ev.sim_deep, sim_kp(ev, s), ev.sim_color, ev.sim_dense, ev.sim_edge, ev.spread, ev.distinct]
+    """Stage-1 inputs, in the order of FEATURES."""
+    return [ev.sim_deep, sim_kp(ev, s), ev.sim_color, ev.sim_dense, ev.sim_edge, ev.spread, ev.distinct,
+            distinct_rel(ev)]
+
+
+def distinct_rel(ev: PairEvidence) -> float:
+    """``distinct`` relative to what the catalog image can give: the share of its keypoints (those
+    that project into the keyframe) that no other product shares. A product of a brand with many
+    catalog siblings (six Arla cartons) has few unshared keypoints, so even its true matches have
+    a low ``distinct``; a held-out twin matches *less* of the unshared print than its catalog
+    image has. 1 = as product-specific as the image allows; capped at 2."""
+    return float(min(2.0, ev.distinct / max(ev.distinct_base, 0.05)))
 
 
 def stage1_weights(s: MatchSettings) -> list[float]:
-    return [s.w_deep, s.w_kp, s.w_color, s.w_dense, s.w_edge, s.w_spread, s.w_distinct]
+    return [getattr(s, f"w_{f}") for f in FEATURES]
 
 
 def pair_logit(ev: PairEvidence, s: MatchSettings) -> float:
@@ -109,7 +122,9 @@ def compete(evidence: list[tuple[str, PairEvidence]], s: MatchSettings,
         elif i in winners:
             rivals = [z[j] for j, w in winner_of.items() if w == i]
             margin = z[i] - max(rivals) if rivals else None
-            out.append(PairScore(ev.img_id, ev.frame_id, pid, calibrated(z[i], margin, s), z[i], margin, None, ev))
+            # colour veto: the winner keeps its region (its siblings stay suppressed) but scores 0
+            score = calibrated(z[i], margin, s) if ev.sim_color >= s.color_veto_below else 0.0
+            out.append(PairScore(ev.img_id, ev.frame_id, pid, score, z[i], margin, None, ev))
         else:
             out.append(PairScore(ev.img_id, ev.frame_id, pid, 0.0, z[i], None, None, ev))
     return out

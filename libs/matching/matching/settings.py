@@ -22,6 +22,23 @@ class MatchSettings(BaseSettings):
 
     # --- geometric verification (SPEC §6.2) ----------------------------------------------------
     kp_match_method: str = "sift"  # which stored features the verifier matches (sift | akaze)
+    # Catalog images are matched with their keypoints inside the product mask (bundles written
+    # with KP_REGION=image flag them). Keyframes: first with the keypoints inside their mask (the
+    # salient, held product: shelves behind it are not what the video shows); when no candidate
+    # reaches a stage-1 logit of kp_fallback_below there (unverified counts as -inf), all of them
+    # again with every keypoint of the keyframe (kp_keyframe_fallback): U2NetP often masks the
+    # wrong object in store photos (a carton behind the hand, a shelf edge), and then the shown
+    # product is only found outside the mask. Train CV (docs/quality.md): masked only (round 1)
+    # P 0.988 R 0.702; whole keyframe always 0.977 / 0.754; fallback when nothing verifies
+    # 0.977 / 0.728; fallback below logit -2 / 0 / 1 / 2: 0.977 / 0.746, 0.978 / 0.763,
+    # 0.967 / 0.763, 0.966 / 0.754.
+    kp_mask_catalog: bool = True
+    kp_keyframe_fallback: bool = True
+    kp_fallback_below: float = 0.0
+    # In that fallback a pair must cover at least this share of the keyframe: outside the mask,
+    # small regions are shelf products behind the one shown (train: every right region winner
+    # covers >= 0.17 of its keyframe; 5 wrong winners outside the mask cover 0.06-0.12).
+    kp_fallback_min_area: float = 0.15
     ratio_test: float = 0.85  # 0.85 > 0.8: +3 pts of true pairs with >= 12 inliers (train)
     ransac_method: str = "magsac"  # magsac | usac | ransac (OpenCV)
     ransac_thresh_px: float = 4.0  # reprojection threshold in keyframe pixels
@@ -34,12 +51,25 @@ class MatchSettings(BaseSettings):
     # SPEC's 0.35 would reject nearly every true pair here (train true pairs: 0.05-0.30, median
     # 0.15, because keyframes carry far more keypoints than the product), so it is off by default.
     inliers_min: float = 0.0
+    # A verified pair needs at least this share of the projected product outline inside the
+    # keyframe. Train: of the region winners with less than half inside, 1 of 225 is right and
+    # 27 of 151 wrong (2 of them at score >= 0.80: a carton cut by the top border).
+    min_visible: float = 0.5
 
     # --- appearance after warping (the sibling-variant discriminators) --------------------------
     # Colour: share of the catalog product's coloured pixels (Lab chroma > color_min_chroma)
     # whose hue the warped keyframe reproduces within color_hue_tol_deg.
     color_min_chroma: float = 15.0
+    # Train 4-fold CV (weights refitted per fold, verification redone with the refitted weights
+    # because they decide the whole-keyframe fallback): 40 deg P 0.977 R 0.754, 20 deg 0.976 /
+    # 0.711 (fewer held-out God Morgon twins in-sample, but no better by CV).
     color_hue_tol_deg: float = 40.0
+    # Colour veto: a region winner whose colour agreement is below this scores 0, whatever its
+    # print and keypoints say. The linear stage-1 score lets perfect detail outweigh a colour
+    # mismatch, and a held-out twin that differs only by its colour band (Arla Standard, red, vs
+    # the catalog's Medium-Fat, green) is exactly that. Train: 2 of 230 right and 121 of 860 wrong
+    # verified pairs are below 0.2, none of them reaches logit 1: the veto costs no true match.
+    color_veto_below: float = 0.2
     # Dense detail: local normalised cross-correlation of gray+CLAHE patches, cell size in catalog
     # pixels; a textured cell agrees when NCC is above ncc_min.
     dense_cell_px: int = 12
@@ -52,14 +82,15 @@ class MatchSettings(BaseSettings):
     #   kp_inliers_sat) (the SPEC's keypoint term on an absolute scale). A logistic model fitted on
     #   the train split (matching.calibrate); it ranks the candidates of a keyframe.
     kp_inliers_sat: float = 60.0
-    w_bias: float = -7.479
-    w_deep: float = 0.483
-    w_kp: float = -0.654
-    w_color: float = 4.549
-    w_dense: float = 5.063
-    w_edge: float = -0.21
-    w_spread: float = 0.285
-    w_distinct: float = 3.489
+    w_bias: float = -8.342
+    w_deep: float = 0.681
+    w_kp: float = -0.303
+    w_color: float = 4.437
+    w_dense: float = 4.915
+    w_edge: float = -0.266
+    w_spread: float = -0.091
+    w_distinct: float = 0.381
+    w_distinct_rel: float = 3.445
     # Competition inside a keyframe: candidates whose projected outlines overlap (IoU) more than
     # compete_iou claim the same region; the best keeps it, the others are suppressed (score 0).
     compete_iou: float = 0.3
@@ -72,10 +103,10 @@ class MatchSettings(BaseSettings):
     #   + cal_margin*min(margin, margin_cap) + cal_alone*[no rival]); margin = z - z of the best
     #   suppressed rival: a winner that clearly beats its siblings is surer (cal_margin > 0).
     margin_cap: float = 4.0
-    cal_bias: float = -0.312
-    cal_logit: float = 1.02
-    cal_margin: float = 0.534
-    cal_alone: float = 0.333
+    cal_bias: float = 0.57
+    cal_logit: float = 1.251
+    cal_margin: float = 0.249
+    cal_alone: float = -0.923
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage

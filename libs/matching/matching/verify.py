@@ -41,7 +41,14 @@ class PairEvidence:
     # share of the inliers on catalog keypoints that no other product's catalog image has
     # (1.0 when unknown): the evidence that this product, not just its brand, is shown
     distinct: float = 1.0
-    verified: bool = False  # homography found, plausible, enough inliers
+    # share of the catalog image's keypoints (those projecting into the keyframe) that no other
+    # product shares: what ``distinct`` would be if the inliers were spread like the keypoints
+    distinct_base: float = 1.0
+    # share of the projected product outline inside the keyframe (a product cut by the border
+    # shows too little of its print for the appearance checks to mean much)
+    visible: float = 0.0
+    area: float = 0.0  # share of the keyframe covered by the projected product outline
+    verified: bool = False  # homography found, plausible, enough inliers, mostly inside
     reason: str | None = None
     H: np.ndarray | None = None  # catalog px -> keyframe px
     quad: np.ndarray | None = None  # catalog product box projected into the keyframe (4, 2)
@@ -159,11 +166,15 @@ def appearance(cat: AssetBundle, frame: AssetBundle, H: np.ndarray, s: MatchSett
 
 
 def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: str = "",
-                frame_id: str = "", sim_deep: float = 0.0) -> PairEvidence:
-    """Geometric + appearance verification of one (catalog image, keyframe) pair."""
+                frame_id: str = "", sim_deep: float = 0.0, frame_masked: bool = True) -> PairEvidence:
+    """Geometric + appearance verification of one (catalog image, keyframe) pair.
+
+    ``frame_masked``: match the keyframe's keypoints inside its product mask only (the default,
+    the salient object), or all of them (the whole-keyframe fallback of ``frame.frame_evidence``).
+    """
     ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep))
-    fa = cat.features.get(s.kp_match_method)
-    fb = frame.features.get(s.kp_match_method)
+    fa = cat.keypoints(s.kp_match_method, s.kp_mask_catalog)
+    fb = frame.keypoints(s.kp_match_method, frame_masked)
     if fa is None or fb is None:
         ev.reason = f"no {s.kp_match_method} features"
         return ev
@@ -185,6 +196,10 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     n_in = int(len(in_idx))
     if cat.shared is not None and n_in and len(cat.shared) == len(fa):
         ev.distinct = float(1.0 - cat.shared[in_idx].mean())
+        pr = project(H, fa.xy)
+        h, w = frame.image_shape[:2]
+        vis = (pr[:, 0] >= 0) & (pr[:, 0] < w) & (pr[:, 1] >= 0) & (pr[:, 1] < h)
+        ev.distinct_base = float(1.0 - cat.shared[vis].mean()) if vis.any() else float(1.0 - cat.shared.mean())
     ev.inliers = n_in
     ev.inlier_ratio = n_in / max(1, min(len(fa), len(fb)))
     if not homography_is_plausible(H, cat.mask_box):
@@ -194,6 +209,7 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     x0, y0, x1, y1 = cat.mask_box
     ev.quad = project(H, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)).astype(np.float32)
     ev.pts_cat, ev.pts_frame = pa[inl], pb[inl]
+    ev.visible, ev.area = visible_share(ev.quad, frame.image_shape)
     # A brand logo alone (shared by every sibling) gives a tight cluster of inliers; the real
     # product matches all over its face.
     if len(ev.pts_cat) >= 3:
@@ -202,9 +218,27 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     if n_in < s.inliers_min_count or ev.inlier_ratio < s.inliers_min:
         ev.reason = "too few inliers"
         return ev
+    if ev.visible < s.min_visible:
+        ev.reason = "product mostly outside the keyframe"
+        return ev
+    if not frame_masked and ev.area < s.kp_fallback_min_area:
+        ev.reason = "small region outside the keyframe's product mask"
+        return ev
     ev.verified = True
     ev.sim_color, ev.sim_dense, ev.sim_edge = appearance(cat, frame, H, s)
     return ev
+
+
+def visible_share(quad: np.ndarray, image_shape: tuple[int, ...]) -> tuple[float, float]:
+    """(share of the area of ``quad`` (keyframe px) inside the keyframe, share of the keyframe
+    that this part covers)."""
+    h, w = image_shape[:2]
+    q = quad.astype(np.float32)
+    area = abs(cv2.contourArea(q))
+    if area <= 0:
+        return 0.0, 0.0
+    inter, _ = cv2.intersectConvexConvex(q, np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
+    return float(min(1.0, inter / area)), float(min(1.0, inter / max(1.0, float(w * h))))
 
 
 def render_on_frame(cat: AssetBundle, frame: AssetBundle, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,6 +39,17 @@ def test_duel_decides_between_equal_evidence():
     assert out["A"].suppressed_by == "B" and out["B"].score_pair > 0
 
 
+def test_colour_veto_keeps_the_region_but_scores_zero():
+    # perfect print and keypoints, wrong colours: a twin that differs by its colour band
+    twin = _ev("a", color=0.1, dense=1.0, inliers=200)
+    sibling = _ev("b", color=0.05, dense=0.5, quad=(5, 5, 100, 200))
+    out = {p.product_id: p for p in compete([("A", twin), ("B", sibling)], S)}
+    assert out["A"].logit > out["B"].logit and out["A"].score_pair == 0
+    assert out["B"].suppressed_by == "A" and out["B"].score_pair == 0
+    [p] = compete([("A", _ev("a", color=0.1, dense=1.0, inliers=200))], S.model_copy(update=dict(color_veto_below=0.0)))
+    assert p.score_pair > 0
+
+
 def test_unverified_pairs_score_zero():
     ev = PairEvidence("x", "f", reason="too few inliers")
     [p] = compete([("X", ev)], S)

@@ -1,0 +1,120 @@
+"""Keyframe keypoints inside vs outside the product mask, the whole-keyframe fallback, and the
+gates on where a verified product lies in the keyframe."""
+import numpy as np
+
+from matching.assets import Asset, AssetBundle, extract_asset_features, save_asset_features
+from matching.distinct import prepare_catalog
+from matching.frame import frame_evidence
+from matching.scoring import distinct_rel
+from matching.settings import MatchSettings
+from matching.verify import verify_pair, visible_share
+from vision_common.testing import iconic, perspective_copy
+
+S = MatchSettings()
+
+
+def _cat_bundle(img):
+    return AssetBundle.from_featureset(extract_asset_features(img, ((img.min(axis=2) < 235) * 255).astype(np.uint8)))
+
+
+def _product_only(img):
+    """The catalog image cropped to the product (so that a warped copy fills its half)."""
+    ys, xs = np.nonzero(img.min(axis=2) < 235)
+    return img[max(0, ys.min() - 4):ys.max() + 5, max(0, xs.min() - 4):xs.max() + 5]
+
+
+def _two_product_scene(grocery, left="Tropicana-Apple-Juice", right="Oatly-Oat-Milk"):
+    """Two products side by side on a cluttered background: (scene 400 x 600, left-half mask)."""
+    a, _ = perspective_copy(_product_only(iconic(grocery, left)), out_size=(300, 400), seed=1)
+    b, _ = perspective_copy(_product_only(iconic(grocery, right)), out_size=(300, 400), seed=2, occlude=False)
+    scene = np.hstack([a, b])
+    mask = np.zeros(scene.shape[:2], np.uint8)
+    mask[:, :300] = 255
+    return scene, mask
+
+
+def _catalog_assets(tmp_path, grocery, names):
+    out = []
+    for n in names:
+        img = iconic(grocery, n)
+        p = save_asset_features(tmp_path / f"{n}.npz", extract_asset_features(
+            img, ((img.min(axis=2) < 235) * 255).astype(np.uint8)))
+        out.append(Asset(f"{n}__0", None, None, None, None, str(p), owner_id=n))
+    return prepare_catalog(out, S)
+
+
+def test_bundle_keeps_masked_and_whole_keyframe_keypoints(grocery):
+    scene, mask = _two_product_scene(grocery)
+    b = AssetBundle.from_featureset(extract_asset_features(scene, mask))
+    inside, every = b.keypoints("sift", True), b.keypoints("sift", False)
+    assert len(every) > len(inside) > 50
+    assert (inside.xy[:, 0] < 300 + 0.03 * 600 + 2).all()
+    assert (every.xy[:, 0] > 320).sum() > 50  # the right product's keypoints are kept too
+
+
+def test_salient_product_first_other_products_only_as_fallback(tmp_path, grocery):
+    cats = _catalog_assets(tmp_path, grocery, ["Tropicana-Apple-Juice", "Oatly-Oat-Milk"])
+    scene, mask = _two_product_scene(grocery)
+    frame = AssetBundle.from_featureset(extract_asset_features(scene, mask))
+    ev, _ = frame_evidence(frame, "f", cats, [0.5, 0.5], S)
+    got = {pid: e for pid, e in ev}
+    # the product inside the mask is verified; the one beside it is not looked at
+    assert got["Tropicana-Apple-Juice"].verified
+    assert not got["Oatly-Oat-Milk"].verified
+
+    # the mask holds the wrong object (here: the empty right half is masked, nothing verifies
+    # inside it): every keypoint of the keyframe is used, both products are found
+    wrong = np.zeros_like(mask)
+    wrong[:40, 520:] = 255
+    frame = AssetBundle.from_featureset(extract_asset_features(scene, wrong))
+    ev, _ = frame_evidence(frame, "f", cats, [0.5, 0.5], S)
+    assert all(e.verified for _, e in ev), [(p, e.reason) for p, e in ev]
+    off = S.model_copy(update=dict(kp_keyframe_fallback=False))
+    ev, _ = frame_evidence(frame, "f", cats, [0.5, 0.5], off)
+    assert not any(e.verified for _, e in ev)
+
+
+def test_small_region_outside_the_mask_is_not_a_match(grocery):
+    cat = _cat_bundle(iconic(grocery, "Tropicana-Apple-Juice"))
+    big, _ = perspective_copy(iconic(grocery, "Tropicana-Apple-Juice"), out_size=(400, 400), seed=4, occlude=False)
+    scene = np.full((1200, 1200, 3), 90, np.uint8)
+    scene[400:800, 400:800] = big  # the product covers a few % of the keyframe
+    frame = AssetBundle.from_featureset(extract_asset_features(scene, None))
+    assert verify_pair(cat, frame, S).verified  # found where the mask is (here: everywhere)
+    ev = verify_pair(cat, frame, S, frame_masked=False)
+    assert not ev.verified and ev.area < S.kp_fallback_min_area and "small region" in ev.reason
+
+
+def test_product_mostly_outside_the_keyframe_is_not_verified(grocery):
+    img = iconic(grocery, "Tropicana-Apple-Juice")
+    cat = _cat_bundle(img)
+    scene, _ = perspective_copy(img, out_size=(400, 400), seed=5, occlude=False)
+    ok = verify_pair(cat, AssetBundle.from_featureset(extract_asset_features(scene, None)), S)
+    assert ok.verified and ok.visible > 0.95
+    cut = np.ascontiguousarray(scene[:, 235:])  # only the right ~35 % of the product is left
+    ev = verify_pair(cat, AssetBundle.from_featureset(extract_asset_features(cut, None)), S)
+    assert ev.inliers >= S.inliers_min_count  # geometry alone would accept it
+    assert not ev.verified and ev.visible < S.min_visible and ev.reason == "product mostly outside the keyframe"
+
+
+def test_visible_share():
+    quad = np.float32([[-50, 0], [50, 0], [50, 100], [-50, 100]])
+    vis, area = visible_share(quad, (200, 200))
+    assert abs(vis - 0.5) < 1e-6 and abs(area - 5000 / 40000) < 1e-6
+
+
+def test_distinct_is_measured_against_what_the_catalog_image_can_give(tmp_path, grocery):
+    # Two Arla siblings share the logo, the cow and the layout: many of each one's keypoints are
+    # marked shared, so even the right product's inliers are mostly 'shared' (low distinct);
+    # distinct_base says how much of the image is unshared at all.
+    cats = _catalog_assets(tmp_path, grocery, ["Arla-Medium-Fat-Milk", "Arla-Sour-Milk"])
+    scene, _ = perspective_copy(_product_only(iconic(grocery, "Arla-Medium-Fat-Milk")), out_size=(320, 420), seed=3)
+    frame = AssetBundle.from_featureset(extract_asset_features(scene, None))
+    ev, _ = frame_evidence(frame, "f", cats, [0.5, 0.5], S)
+    got = {pid: e for pid, e in ev}
+    right = got["Arla-Medium-Fat-Milk"]
+    assert right.verified and 0.0 < right.distinct_base < 1.0
+    shared = cats[0].bundle().shared
+    assert shared.any() and not shared.all()
+    assert distinct_rel(right) == min(2.0, right.distinct / max(right.distinct_base, 0.05))
+    assert distinct_rel(right) > 0.7  # the right product's inliers are spread like its keypoints
