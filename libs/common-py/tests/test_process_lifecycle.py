@@ -66,10 +66,10 @@ async def declare_queues(settings, db_pool):
     """Declare the worker's queue before publishing so nothing is dropped while it boots."""
     bus = EventBus(settings, "svc", db_pool)
 
-    async def noop(event, ctx):  # pragma: no cover - never consumes
-        pass
+    async def never_called(event, ctx):  # pragma: no cover - this bus only declares the queue
+        raise AssertionError("declare_queues must not consume")
 
-    sub = bus.subscribe("products.image.ready", noop)
+    sub = bus.subscribe("products.image.ready", never_called)
     await bus.connect()
     await bus.declare(sub)
     await bus.stop(grace_s=0)
