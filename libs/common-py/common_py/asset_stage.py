@@ -155,9 +155,7 @@ class AssetStage:
         if row is None:
             raise FatalError(f"unknown catalog image {p['image_id']}", ErrorCode.ASSET_MISSING)
         asset = Asset(event.job_id, "image", p["image_id"], row["local_path"], p["mask_path"], row["product_id"])
-        await self.process([asset])
-        async with ctx.transaction():
-            pass
+        await self.process([asset])  # the bus records the event as handled after this
 
     async def on_frames_masked(self, event: Event, ctx: HandlerContext) -> None:
         p = event.payload
@@ -169,9 +167,7 @@ class AssetStage:
         missing = [f["frame_id"] for f in p["frames"] if f["frame_id"] not in rows]
         if missing:
             log.error("unknown keyframes %s in a masked event", missing, extra={"error_code": ErrorCode.ASSET_MISSING})
-        await self.process(assets)
-        async with ctx.transaction():
-            pass
+        await self.process(assets)  # the bus records the event as handled after this
 
     def _on_count(self, kind: str, field: str):
         async def handle(event: Event, ctx: HandlerContext) -> None:

@@ -187,7 +187,7 @@ class EventBus:
                                    "WHERE event_id = $1", row["event_id"])
                 sent += 1
             pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        metrics.OUTBOX_PENDING.set(pending - sent)
+        metrics.OUTBOX_PENDING.set(pending)  # counted after this transaction's own updates
         return sent
 
     # -- consuming ----------------------------------------------------------------------------
