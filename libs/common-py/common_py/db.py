@@ -36,3 +36,10 @@ def sqlalchemy_url(dsn: str) -> str:
         if dsn.startswith(prefix):
             return "postgresql+psycopg://" + dsn[len(prefix):]
     return dsn
+
+
+async def vector_dimension(pool: asyncpg.Pool) -> int | None:
+    """The width of the embedding columns (fixed by EMBED_DIM at migration time); None before the
+    schema exists."""
+    return await pool.fetchval(
+        "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'product_images'::regclass AND attname = 'emb_rgb'")

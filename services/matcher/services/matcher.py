@@ -50,8 +50,9 @@ class Matcher:
         pairs: list[PairScore] = []
         frames_meta: dict[str, tuple[str, float | None]] = {}
         if catalog:
+            # one search for all keyframes of the job (the client sends it in chunks)
+            hits = await self.index.top_k(job_id, [f.asset_id for fs in videos.values() for f in fs], top_k)
             for video_id, frames in videos.items():
-                hits = await self.index.top_k(job_id, [f.asset_id for f in frames], top_k)
                 work = []
                 for f in frames:
                     frames_meta[f.asset_id] = (video_id, f.ts)

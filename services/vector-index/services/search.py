@@ -18,11 +18,14 @@ cheaper, e.g. on small tables or for a small job; both give the same answer.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import asyncpg
 import numpy as np
+
+from common_py.db import vector_dimension
 
 Space = Literal["max", "rgb", "gray"]
 COLUMNS = {"rgb": "emb_rgb", "gray": "emb_gray"}
@@ -120,9 +123,7 @@ class VectorSearch:
 
     async def load(self) -> None:
         """The vectors' dimension comes from the column type (fixed by EMBED_DIM at migration)."""
-        self.dimension = await self.pool.fetchval(
-            "SELECT atttypmod FROM pg_attribute "
-            "WHERE attrelid = 'product_images'::regclass AND attname = 'emb_rgb'")
+        self.dimension = await vector_dimension(self.pool)
         self.pgvector_version = await self.pool.fetchval(
             "SELECT extversion FROM pg_extension WHERE extname = 'vector'")
 
@@ -140,7 +141,7 @@ class VectorSearch:
 
     # -- queries by an existing asset -----------------------------------------------------------
     async def by_image(self, img_id: str, k: int, space: Space, job_id: str | None) -> tuple[list[Hit], str | None]:
-        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self._searching(k) as conn:
             row = await conn.fetchrow(
                 "SELECT emb_rgb, emb_gray FROM product_images WHERE img_id = $1", img_id)
             if row is None:
@@ -151,7 +152,7 @@ class VectorSearch:
                                       what=f"product image {img_id}")
 
     async def by_frame(self, frame_id: str, k: int, space: Space, job_id: str | None) -> tuple[list[Hit], str | None]:
-        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self._searching(k) as conn:
             row = await conn.fetchrow("SELECT emb_rgb, emb_gray FROM video_frames WHERE frame_id = $1", frame_id)
             if row is None:
                 raise NotFound(f"no video frame with frame_id {frame_id!r}")
@@ -160,8 +161,8 @@ class VectorSearch:
 
     async def frames(self, frame_ids: list[str], k: int, space: Space,
                      job_id: str) -> list[tuple[str, list[Hit], str | None]]:
-        """The matcher's batch form: one transaction for a video's frames, in the order given."""
-        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+        """The matcher's batch form: one transaction for a batch of frames, in the order given."""
+        async with self._searching(k) as conn:
             rows = {r["frame_id"]: r for r in await conn.fetch(
                 "SELECT frame_id, emb_rgb, emb_gray FROM video_frames WHERE frame_id = ANY($1::text[])",
                 frame_ids)}
@@ -186,11 +187,18 @@ class VectorSearch:
             raise BadQuery("vector has a value that is not finite in float32")
         if not np.any(q):
             raise BadQuery("vector is all zeros: cosine similarity is undefined for it")
-        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self._searching(k) as conn:
             await self._check_job(conn, job_id)
             return await self._run(conn, {space: q}, space, k, job_id, None)
 
     # -- internals --------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _searching(self, k: int):
+        """A read-only transaction with the HNSW scan settings for ``k`` set once for all its searches."""
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            await configure_scan(conn, self.scan, k)
+            yield conn
+
     async def _check_job(self, conn: asyncpg.Connection, job_id: str | None) -> None:
         if job_id is not None and await conn.fetchval("SELECT 1 FROM jobs WHERE job_id = $1", job_id) is None:
             raise NotFound(f"no job with job_id {job_id!r}")
@@ -206,7 +214,6 @@ class VectorSearch:
 
     async def _run(self, conn, queries: dict[str, np.ndarray], space: Space, k: int,
                    job_id: str | None, exclude_img_id: str | None) -> list[Hit]:
-        await configure_scan(conn, self.scan, k)
         sql, params = build_search_sql(queries, space, k, job_id, exclude_img_id)
         return [Hit(r["img_id"], r["product_id"], r["sim_rgb"], r["sim_gray"], r["similarity"])
                 for r in await conn.fetch(sql, *params)]

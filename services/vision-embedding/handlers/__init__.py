@@ -1,7 +1,8 @@
 """Bus bindings of vision-embedding: the shared per-asset stage with the embedding computation."""
 
 from common_py.asset_stage import AssetStage
-from services.embedding import EmbeddingStage, column_dimension
+from common_py.db import vector_dimension
+from services.embedding import EmbeddingStage
 from vision_common.embedding import build_embedder
 
 
@@ -15,7 +16,7 @@ async def register(rt) -> None:
     stage.subscribe(rt.bus, prefetch=c.consume_prefetch)
     rt.every(c.sweep_interval_s, "watermark-sweep", stage.sweep)
 
-    dim = await column_dimension(rt.pool)
+    dim = await vector_dimension(rt.pool)
     model_ok = True if dim == embedder.dim else (
         f"{embedder.name} gives {embedder.dim}-d vectors but the columns are vector({dim}): "
         f"set EMBED_DIM={embedder.dim} and migrate a fresh database, or choose another EMBED_MODEL")

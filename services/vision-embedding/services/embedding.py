@@ -51,9 +51,3 @@ class EmbeddingStage:
         return bool(await conn.fetchval(
             f"SELECT emb_rgb IS NOT NULL AND emb_gray IS NOT NULL AND emb_model = $2 FROM {table} WHERE {key} = $1",
             asset.asset_id, self.embedder.name))
-
-
-async def column_dimension(pool: asyncpg.Pool) -> int | None:
-    """The width of the vector columns (fixed by EMBED_DIM at migration time)."""
-    return await pool.fetchval(
-        "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'product_images'::regclass AND attname = 'emb_rgb'")
