@@ -37,14 +37,14 @@ class ProductSegmentor:
         self.storage = storage
         self._model = asyncio.Lock()  # one inference at a time: the model is not shared across threads
 
-    def _mask_png(self, rel_image: str) -> tuple[bytes, bool]:
+    def _mask_png(self, rel_image: str) -> bytes:
         image = read_image(self.storage.resolve(rel_image))
         started = time.perf_counter()
         result = self.segmenter.segment(image)
         _observe(1, started)
         if result.fallback:
             log.info("whole-image mask for %s: %s", rel_image, result.reason)
-        return encode_image(result.mask, ".png"), result.fallback
+        return encode_image(result.mask, ".png")
 
     async def mask(self, rel_image: str, rel_mask: str) -> str:
         """Write the mask of one image (unless an earlier job did); returns its path."""
@@ -52,7 +52,7 @@ class ProductSegmentor:
             return rel_mask
         try:
             async with self._model:
-                png, _ = await asyncio.to_thread(self._mask_png, rel_image)
+                png = await asyncio.to_thread(self._mask_png, rel_image)
         except ImageError as exc:
             raise FatalError(str(exc), ErrorCode.ASSET_CORRUPT) from exc
         await asyncio.to_thread(self.storage.write_bytes, rel_mask, png)
@@ -81,7 +81,7 @@ class ProductSegmentor:
                 results = await asyncio.to_thread(self.segmenter.segment_batch, images)
                 _observe(len(images), started)
             for (rel_image, rel_mask), result in zip(readable, results):
-                png = encode_image(result.mask.astype(np.uint8), ".png")
+                png = await asyncio.to_thread(encode_image, result.mask.astype(np.uint8), ".png")
                 await asyncio.to_thread(self.storage.write_bytes, rel_mask, png)
                 out[rel_image] = rel_mask
         return out

@@ -22,7 +22,7 @@ README, "Amazon"): kept small and in one place so it is easy to correct.
 from __future__ import annotations
 
 from common_py.safe_http import FetchError, HTTPStatusError, SafeHttp
-from services.sources.base import ProductRecord, SourceError
+from services.sources.base import ProductRecord, SourceError, fetch_url, to_float
 from services.sources.oauth import TokenCache, with_token
 
 # token endpoint per credential version (Cognito for 2.x, Login with Amazon for 3.x)
@@ -98,10 +98,7 @@ class AmazonCreatorsSource:
         return out
 
     async def fetch_image(self, ref: str) -> bytes:
-        try:
-            return (await self.http.fetch(ref)).content
-        except FetchError as exc:
-            raise SourceError(str(exc)) from exc
+        return await fetch_url(self.http, ref)
 
 
 def _record(item: dict) -> ProductRecord:
@@ -114,12 +111,5 @@ def _record(item: dict) -> ProductRecord:
     return ProductRecord(
         src="amazon", item_id=item["asin"], title=(info.get("title") or {}).get("displayValue"),
         brand=((info.get("byLineInfo") or {}).get("brand") or {}).get("displayValue"),
-        url=item.get("detailPageURL"), price=_number(money.get("amount")), currency=money.get("currency"),
+        url=item.get("detailPageURL"), price=to_float(money.get("amount")), currency=money.get("currency"),
         images=list(dict.fromkeys(u for u in urls if u)))
-
-
-def _number(value) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from common_py.safe_http import FetchError, SafeHttp
+
 
 @dataclass
 class ProductRecord:
@@ -37,3 +39,19 @@ class ProductSource(Protocol):
 
     # optional: `async def details(self, rec: ProductRecord) -> ProductRecord` completes a record
     # returned with needs_details=True (see ebay.py)
+
+
+async def fetch_url(http: SafeHttp, url: str) -> bytes:
+    """`fetch_image` of the online sources: one image URL through SafeHttp."""
+    try:
+        return (await http.fetch(url)).content
+    except FetchError as exc:
+        raise SourceError(str(exc)) from exc
+
+
+def to_float(value) -> float | None:
+    """A price from an API answer (number or string); None when absent or not a number."""
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -20,7 +20,7 @@ from dataclasses import replace
 from urllib.parse import quote
 
 from common_py.safe_http import FetchError, SafeHttp
-from services.sources.base import ProductRecord, SourceError
+from services.sources.base import ProductRecord, SourceError, fetch_url, to_float
 from services.sources.oauth import TokenCache, with_token
 
 log = logging.getLogger("catalog-collector")
@@ -76,7 +76,7 @@ class EbaySource:
         images = _image_urls(item)
         return ProductRecord(
             src="ebay", item_id=item["itemId"], title=item.get("title"), brand=item.get("brand") or _aspect(item),
-            url=item.get("itemWebUrl"), price=_float(price.get("value")), currency=price.get("currency"),
+            url=item.get("itemWebUrl"), price=to_float(price.get("value")), currency=price.get("currency"),
             images=images, needs_details="additionalImages" not in item)
 
     async def details(self, rec: ProductRecord) -> ProductRecord:
@@ -93,10 +93,7 @@ class EbaySource:
                        currency=full.currency or rec.currency, brand=full.brand or rec.brand, needs_details=False)
 
     async def fetch_image(self, ref: str) -> bytes:
-        try:
-            return (await self.http.fetch(ref)).content
-        except FetchError as exc:
-            raise SourceError(str(exc)) from exc
+        return await fetch_url(self.http, ref)
 
 
 def _image_urls(item: dict) -> list[str]:
@@ -111,10 +108,3 @@ def _aspect(item: dict, name: str = "Brand") -> str | None:
         if aspect.get("name") == name and aspect.get("value"):
             return aspect["value"]
     return None
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
