@@ -98,33 +98,24 @@ def main(argv: list[str] | None = None) -> int:
         result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
                                      for (p, v) in sorted(set(pred) - true)]
         result["false_negatives"] = [dict(product_id=p, video_id=v) for (p, v) in sorted(true - set(pred))]
+    if args.fit or (args.cv and truth is not None):
+        shots = json.loads((args.dataset / "truth.json").read_text()).get("shots")
+        if not shots:
+            print("--fit and --cv need per-shot truth ('shots' in truth.json)", file=sys.stderr)
+            return 2
     if args.fit:
-        import json as _json
-
         from matching.calibrate import as_env, fit
 
-        shots = _json.loads((args.dataset / "truth.json").read_text()).get("shots")
-        if not shots:
-            print("--fit needs per-shot truth ('shots' in truth.json)", file=sys.stderr)
-            return 2
         result["fitted"] = as_env(fit(fevs, shots, ms))
     if args.cv and truth is not None:
-        import json as _json
-
         from matching.calibrate import cross_validate
 
-        shots = _json.loads((args.dataset / "truth.json").read_text()).get("shots")
-        if not shots:
-            print("--cv needs per-shot truth ('shots' in truth.json)", file=sys.stderr)
-            return 2
         result["cv"] = cross_validate(fevs, shots, truth, ms, folds=args.cv)
     if args.ablation_train is not None and truth is not None:
-        import json as _json
-
         from matching.calibrate import ablation
 
         tr_fevs = load_cache(args.ablation_train / "verified.pkl")
-        tr_shots = _json.loads((args.ablation_train_dataset / "truth.json").read_text())["shots"]
+        tr_shots = json.loads((args.ablation_train_dataset / "truth.json").read_text())["shots"]
         result["ablation"] = ablation(tr_fevs, tr_shots, fevs, truth, ms)
     n_kf = len(prep.frames)
     result.update({

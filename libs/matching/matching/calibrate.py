@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .pipeline import FrameEvidence
-from .scoring import FEATURES, compete, pair_features
+from .scoring import FEATURES, compete, pair_features, sim_kp
 from .settings import MatchSettings
 
 
@@ -83,7 +83,7 @@ def spec_baseline(fevs: list[FrameEvidence], s: MatchSettings, competition: bool
         frames[fe.frame_id] = (fe.video_id, fe.ts)
         cand = []
         for pid, ev in fe.evidence:
-            sc = 0.35 * ev.sim_deep + 0.55 * min(1.0, ev.inliers / s.kp_inliers_sat) + 0.10 * ev.sim_edge
+            sc = 0.35 * ev.sim_deep + 0.55 * sim_kp(ev, s) + 0.10 * ev.sim_edge
             cand.append((sc if ev.verified else 0.0, pid, ev))
         cand.sort(key=lambda t: -t[0])
         kept: list = []

@@ -121,7 +121,8 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
     if method == "akaze" and len(kps) > max_features:
         order = np.argsort([-k.response for k in kps])[:max_features]
         kps, desc = [kps[i] for i in order], desc[order]
-    xy = np.array([k.pt for k in kps], np.float32) / s
+    pts = np.array([k.pt for k in kps], np.float32)  # detection-scale pixels
+    xy = pts / s
     size = np.array([k.size for k in kps], np.float32) / s
     angle = np.array([k.angle for k in kps], np.float32)
     if method == "sift":
@@ -131,9 +132,8 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
         if m is None:
             in_mask = np.ones(len(kps), bool)
         else:
-            px = np.array([k.pt for k in kps], np.float64)
-            xi = np.clip(px[:, 0].astype(int), 0, m.shape[1] - 1)
-            yi = np.clip(px[:, 1].astype(int), 0, m.shape[0] - 1)
+            xi = np.clip(pts[:, 0].astype(int), 0, m.shape[1] - 1)
+            yi = np.clip(pts[:, 1].astype(int), 0, m.shape[0] - 1)
             in_mask = m[yi, xi] > 0
     return Features(method, xy, np.ascontiguousarray(desc), size, angle, in_mask)
 

@@ -290,7 +290,9 @@ class RMBGSegmenter:
         path = settings.rmbg_model_path
         if path is None or not Path(path).is_dir():
             raise ModelError(f"RMBG_MODEL_PATH={path!r} is not a local model folder")
-        self.device = _torch_device(settings.embed_device)
+        from .embedding import torch_device
+
+        self.device = torch_device(settings.seg_device)
         self.model = AutoModelForImageSegmentation.from_pretrained(
             str(path), trust_remote_code=True, local_files_only=True).eval().to(self.device)
         size, mean, std = 1024, [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]
@@ -356,13 +358,6 @@ class WholeImageSegmenter:
     def segment_batch(self, images: list[np.ndarray]) -> list[SegmentationResult]:
         return [self.segment(im) for im in images]
 
-
-def _torch_device(pref: str) -> str:
-    import torch
-
-    if pref == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return pref
 
 
 def build_segmenter(settings: VisionSettings | None = None) -> Segmenter:
