@@ -2,9 +2,10 @@
 """Generate the self-contained demo dataset (SPEC §8 local layout): nothing downloaded, nothing
 committed, the same --seed gives the same files.
 
-  catalog.json  8 breakfast-drink products in three brand families whose variants share a
-                layout and differ by a colour band and a word (the matcher's hard case), each
-                with a front image and a three-quarter view on white, like a listing.
+  catalog.json  7 breakfast-drink products (8 variants are drawn, one is held out) in three
+                brand families whose variants share a layout and differ by a colour band and a
+                word (the matcher's hard case), each with a front image and a three-quarter view
+                on white, like a listing.
   videos/*.mp4  short clips (mp4v, 10 fps, 360x360): 3-5 shots of kitchen scenes with slow
                 camera motion; a product appears in perspective, under other light, partly
                 hidden by a hand. Some clips show only distractors, and one package family has
