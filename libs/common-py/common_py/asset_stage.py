@@ -172,8 +172,8 @@ class AssetStage:
     def _on_count(self, kind: str, field: str):
         async def handle(event: Event, ctx: HandlerContext) -> None:
             async with ctx.transaction() as tx:
-                await completion.set_expected(tx, event.job_id, self.stage(kind), event.payload[field])
-                await completion.complete_if_done(tx, event.job_id, self.stage(kind), self.completed_key(kind))
+                await completion.complete_if_done(tx, event.job_id, self.stage(kind), self.completed_key(kind),
+                                                  expected=event.payload[field])
         return handle
 
     # -- processing -----------------------------------------------------------------------------

@@ -26,17 +26,15 @@ class StageProgress:
         return self.done + self.failed
 
 
-async def _lock_stage(tx: Transaction, job_id: str, stage: str) -> None:
-    await tx.conn.execute(
-        "INSERT INTO job_stages (job_id, stage) VALUES ($1, $2) ON CONFLICT DO NOTHING", job_id, stage)
-    await tx.conn.execute(
-        "SELECT 1 FROM job_stages WHERE job_id = $1 AND stage = $2 FOR UPDATE", job_id, stage)
-
-
-async def set_expected(tx: Transaction, job_id: str, stage: str, expected: int) -> None:
-    await _lock_stage(tx, job_id, stage)
-    await tx.conn.execute(
-        "UPDATE job_stages SET expected = $3, updated_at = now() WHERE job_id = $1 AND stage = $2",
+async def _lock_stage(tx: Transaction, job_id: str, stage: str, expected: int | None):
+    """Lock the stage's row, creating it and recording `expected` when given, and read it: one
+    statement per event. An upsert rather than SELECT ... FOR UPDATE because it also waits for a
+    concurrent transaction that is still creating the row, which a SELECT would not see."""
+    return await tx.conn.fetchrow(
+        """INSERT INTO job_stages (job_id, stage, expected) VALUES ($1, $2, $3)
+           ON CONFLICT (job_id, stage) DO UPDATE SET
+               expected = COALESCE(EXCLUDED.expected, job_stages.expected), updated_at = now()
+           RETURNING expected, completed_event_id IS NOT NULL AS completed""",
         job_id, stage, expected)
 
 
@@ -83,12 +81,19 @@ async def progress(conn_or_tx, job_id: str, stage: str) -> StageProgress:
     return StageProgress(row["expected"], row["done"], row["failed"], bool(row["completed"]))
 
 
-async def complete_if_done(tx: Transaction, job_id: str, stage: str, completed_key: str) -> bool:
+async def complete_if_done(tx: Transaction, job_id: str, stage: str, completed_key: str, *,
+                           expected: int | None = None) -> bool:
     """Emit `completed_key` once, when every expected asset is finished. Call it in the same
-    transaction that finished an asset or set the expected count."""
-    await _lock_stage(tx, job_id, stage)
-    state = await progress(tx, job_id, stage)
-    if state.completed or state.expected is None or state.finished < state.expected:
+    transaction that finished an asset, or with `expected` (a `.batch` count) to record it."""
+    stage_row = await _lock_stage(tx, job_id, stage, expected)
+    if stage_row["completed"] or stage_row["expected"] is None:
+        return False
+    # a statement after the lock: READ COMMITTED gives it a snapshot that includes every
+    # asset finished by the transactions that held the lock before this one
+    finished = await tx.conn.fetchval(
+        "SELECT count(*) FROM stage_assets WHERE job_id = $1 AND stage = $2 AND status IN ('done', 'failed')",
+        job_id, stage)
+    if finished < stage_row["expected"]:
         return False
     event_id = await tx.emit(completed_key, {"job_id": job_id})
     await tx.conn.execute(

@@ -3,6 +3,8 @@
 import asyncio
 import random
 
+import pytest
+
 from common_py import completion
 from common_py.uow import UnitOfWork
 from cp_helpers import create_job
@@ -18,8 +20,7 @@ async def finish_asset(uow, job_id, asset_id, status="done"):
 
 async def set_expected(uow, job_id, n):
     async with uow.begin() as tx:
-        await completion.set_expected(tx, job_id, STAGE, n)
-        return await completion.complete_if_done(tx, job_id, STAGE, KEY)
+        return await completion.complete_if_done(tx, job_id, STAGE, KEY, expected=n)
 
 
 async def completions(db_pool, job_id):
@@ -73,3 +74,34 @@ async def test_pending_assets_are_not_finished(db_pool):
     row = await db_pool.fetchrow("SELECT status, due_at > now() AS later FROM stage_assets WHERE job_id = $1", job_id)
     assert row["status"] == "pending" and row["later"]
     assert await finish_asset(uow, job_id, "a0")
+
+
+@pytest.mark.parametrize("first", ["asset", "count"])
+async def test_an_event_waits_for_a_concurrent_one_and_sees_its_effect(db_pool, first):
+    """The last asset and the count arrive at once, in two transactions: whichever reaches the
+    stage second must wait for the first to commit (even when the first is still creating the
+    stage row), then see what it recorded and complete the stage. Neither may miss the other."""
+    uow = UnitOfWork(db_pool)
+    job_id = await create_job(db_pool)
+
+    async def asset(tx):
+        await completion.mark_asset(tx, job_id, STAGE, "a0")
+        return await completion.complete_if_done(tx, job_id, STAGE, KEY)
+
+    async def count(tx):
+        return await completion.complete_if_done(tx, job_id, STAGE, KEY, expected=1)
+
+    events = {"asset": asset, "count": count}
+    later = events["count" if first == "asset" else "asset"]
+
+    async def run_later():
+        async with uow.begin() as tx:
+            return await later(tx)
+
+    async with uow.begin() as tx:
+        assert not await events[first](tx)  # alone it cannot complete the stage
+        second = asyncio.create_task(run_later())
+        await asyncio.sleep(0.5)
+        assert not second.done(), "the second event must wait for the stage row lock"
+    assert await second
+    assert await completions(db_pool, job_id) == 1

@@ -36,5 +36,4 @@ def on_match_result(renderer: EvidenceRenderer):
 async def on_matching_completed(event: Event, ctx: HandlerContext) -> None:
     async with ctx.transaction() as tx:
         n = await tx.conn.fetchval("SELECT count(*) FROM matches WHERE job_id = $1", event.job_id)
-        await completion.set_expected(tx, event.job_id, STAGE, n)
-        await completion.complete_if_done(tx, event.job_id, STAGE, DONE)
+        await completion.complete_if_done(tx, event.job_id, STAGE, DONE, expected=n)
