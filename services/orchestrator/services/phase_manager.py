@@ -53,7 +53,8 @@ class PhaseManager:
         return bool(updated)
 
     async def fail_timed_out(self) -> list[str]:
-        """Fail every job that has spent longer than its phase's timeout in that phase."""
+        """Fail every job that has spent longer than its phase's timeout in that phase, then
+        refresh the phase gauges (this periodic check is their only refresh)."""
         failed = []
         for phase, seconds in self.timeouts.items():
             rows = await self.pool.fetch(
