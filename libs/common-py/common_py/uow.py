@@ -48,14 +48,19 @@ class Transaction:
 
     async def emit(self, routing_key: str, payload: dict[str, Any]) -> str:
         """Record an event to publish once this transaction commits; returns its event_id."""
-        event = new_event(routing_key, payload)
-        await self.conn.execute(
-            "INSERT INTO outbox (event_id, routing_key, payload, job_id) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (event_id) DO NOTHING",
-            uuid.UUID(event.event_id), routing_key, event.payload, event.payload.get("job_id"),
-        )
-        self.emitted.append(event)
-        return event.event_id
+        return (await self.emit_many(routing_key, [payload]))[0]
+
+    async def emit_many(self, routing_key: str, payloads: list[dict[str, Any]]) -> list[str]:
+        """`emit` for several events of one routing key, in one round trip (executemany)."""
+        events = [new_event(routing_key, payload) for payload in payloads]
+        if events:
+            await self.conn.executemany(
+                "INSERT INTO outbox (event_id, routing_key, payload, job_id) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (event_id) DO NOTHING",
+                [(uuid.UUID(e.event_id), routing_key, e.payload, e.payload.get("job_id")) for e in events],
+            )
+        self.emitted.extend(events)
+        return [e.event_id for e in events]
 
 
 PublishFn = Callable[[list[OutgoingEvent]], Awaitable[None]]

@@ -241,6 +241,28 @@ async def test_outbox_relay_publishes_what_a_crash_left_behind(bus_settings, db_
                                   uuid.UUID(event_id))
 
 
+async def test_emit_many_writes_one_outbox_row_per_new_event(db_pool):
+    from common_py.uow import UnitOfWork, stable_event_id
+
+    job_id = await create_job(db_pool)
+    uow = UnitOfWork(db_pool)
+    payloads = [dict(ready_payload(job_id, f"img{i}"), event_id=stable_event_id(job_id, "ready", str(i)))
+                for i in range(3)]
+    async with uow.begin() as tx:
+        ids = await tx.emit_many("products.image.ready", payloads)
+        assert await tx.emit_many("products.image.ready", []) == []
+    assert ids == [p["event_id"] for p in payloads] == [e.event_id for e in tx.emitted]
+    async with uow.begin() as tx:  # a redelivered request emits the same ids again: no new rows
+        await tx.emit_many("products.image.ready", payloads[:2])
+    rows = await db_pool.fetch("SELECT event_id, routing_key, payload FROM outbox WHERE job_id = $1", job_id)
+    assert sorted(str(r["event_id"]) for r in rows) == sorted(ids)
+    assert {r["routing_key"] for r in rows} == {"products.image.ready"}
+    with pytest.raises(ContractError):  # validated before anything is written, as emit is
+        async with uow.begin() as tx:
+            await tx.emit_many("products.image.ready", [ready_payload(job_id), {"job_id": job_id}])
+    assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE job_id = $1", job_id) == 3
+
+
 async def test_exhausting_retries_of_a_critical_message_fails_the_job(bus_pair, bus_settings, db_pool):
     consumer, producer = bus_pair
     job_id = await create_job(db_pool)

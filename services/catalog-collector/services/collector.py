@@ -136,14 +136,15 @@ class CatalogCollector:
                 product_id, rec.src, rec.item_id, rec.title, rec.brand, rec.url, rec.price, rec.currency)
             await tx.conn.execute("INSERT INTO job_products (job_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                                   job_id, product_id)
-            for img_id, rel, phash, ref in kept:
-                await tx.conn.execute(
-                    """INSERT INTO product_images (img_id, product_id, local_path, phash, source_url)
-                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (img_id) DO UPDATE SET local_path = EXCLUDED.local_path""",
-                    img_id, product_id, rel, phash, ref if ref.startswith(("http://", "https://")) else None)
-                await tx.emit("products.image.ready", {
-                    "event_id": stable_event_id(job_id, "products.image.ready", img_id),
-                    "job_id": job_id, "product_id": product_id, "image_id": img_id, "local_path": rel})
+            await tx.conn.executemany(
+                """INSERT INTO product_images (img_id, product_id, local_path, phash, source_url)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (img_id) DO UPDATE SET local_path = EXCLUDED.local_path""",
+                [(img_id, product_id, rel, phash, ref if ref.startswith(("http://", "https://")) else None)
+                 for img_id, rel, phash, ref in kept])
+            await tx.emit_many("products.image.ready", [{
+                "event_id": stable_event_id(job_id, "products.image.ready", img_id),
+                "job_id": job_id, "product_id": product_id, "image_id": img_id, "local_path": rel}
+                for img_id, rel, _, _ in kept])
 
     async def collect(self, job_id: str, industry: str, top_amz: int, top_ebay: int) -> int:
         total = 0

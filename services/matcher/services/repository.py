@@ -53,17 +53,14 @@ async def job_catalog(pool: asyncpg.Pool, storage: Storage, job_id: str) -> dict
 
 
 async def save_matches(conn: asyncpg.Connection, job_id: str, matches: list[ProductVideoMatch]) -> list[str]:
-    ids = []
-    for m in matches:
-        match_id = match_id_for(job_id, m.product_id, m.video_id)
-        await conn.execute(
-            """INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score,
-                                    score_pair, consistency, coverage)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               ON CONFLICT (job_id, product_id, video_id) DO UPDATE SET best_img_id = EXCLUDED.best_img_id,
-                   best_frame_id = EXCLUDED.best_frame_id, ts = EXCLUDED.ts, score = EXCLUDED.score,
-                   score_pair = EXCLUDED.score_pair, consistency = EXCLUDED.consistency, coverage = EXCLUDED.coverage""",
-            match_id, job_id, m.product_id, m.video_id, m.best_img_id, m.best_frame_id, m.ts or 0.0, m.score,
-            m.score_pair, m.consistency, m.coverage)
-        ids.append(match_id)
+    ids = [match_id_for(job_id, m.product_id, m.video_id) for m in matches]
+    await conn.executemany(
+        """INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score,
+                                score_pair, consistency, coverage)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (job_id, product_id, video_id) DO UPDATE SET best_img_id = EXCLUDED.best_img_id,
+               best_frame_id = EXCLUDED.best_frame_id, ts = EXCLUDED.ts, score = EXCLUDED.score,
+               score_pair = EXCLUDED.score_pair, consistency = EXCLUDED.consistency, coverage = EXCLUDED.coverage""",
+        [(match_id, job_id, m.product_id, m.video_id, m.best_img_id, m.best_frame_id, m.ts or 0.0, m.score,
+          m.score_pair, m.consistency, m.coverage) for match_id, m in zip(ids, matches)])
     return ids
