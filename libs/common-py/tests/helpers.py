@@ -1,20 +1,13 @@
-"""Small helpers shared by the common-py tests (imported by path, see conftest)."""
+"""Small helpers shared by the common-py tests (imported by path, see conftest); create_job and
+the other fixtures every suite shares are in common_py.testing."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-import uuid
 
 import aio_pika
-
-
-async def create_job(pool, job_id: str | None = None, industry: str = "test") -> str:
-    job_id = job_id or f"job-{uuid.uuid4().hex[:12]}"
-    await pool.execute("INSERT INTO jobs (job_id, industry) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                       job_id, industry)
-    return job_id
 
 
 async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):

@@ -10,7 +10,8 @@ from contracts import ContractError
 
 from common_py.bus import EventBus
 from common_py.errors import ErrorCode, FatalError, JobFailed
-from cp_helpers import create_job, drain_queue, publish_raw, wait_for
+from common_py.testing import create_job
+from cp_helpers import drain_queue, publish_raw, wait_for
 
 
 def ready_payload(job_id, image_id="img1"):

@@ -6,8 +6,8 @@ import random
 import pytest
 
 from common_py import completion
+from common_py.testing import create_job
 from common_py.uow import UnitOfWork
-from cp_helpers import create_job
 
 STAGE, KEY = "image.embeddings", "image.embeddings.completed"
 

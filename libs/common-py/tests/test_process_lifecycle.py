@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from common_py.bus import EventBus
-from common_py.testing import free_port
-from cp_helpers import create_job, wait_for
+from common_py.testing import create_job, free_port
+from cp_helpers import wait_for
 
 WORKER = Path(__file__).with_name("worker_proc.py")
 

@@ -5,9 +5,7 @@ import random
 import uuid
 
 import httpx
-import pytest
 
-from common_py.bus import EventBus
 from contracts import COMPLETION_KEYS
 
 
@@ -22,20 +20,8 @@ async def wait_for(fn, timeout=30.0):
         await asyncio.sleep(0.1)
 
 
-@pytest.fixture
-async def sink(bus_settings, db_pool):
-    """A stand-in for the downstream services: records what the orchestrator publishes."""
-    got: dict[str, list[dict]] = {}
-    bus = EventBus(bus_settings, "sink", db_pool)
-
-    async def record(event, ctx):
-        got.setdefault(event.routing_key, []).append(event.payload)
-
-    for key in ("products.collect.request", "videos.search.request", "match.request"):
-        bus.subscribe(key, record)
-    await bus.start()
-    yield got, bus
-    await bus.stop(grace_s=1)
+# what the orchestrator publishes, recorded by common_py.testing's event_sink
+REQUESTS = ["products.collect.request", "videos.search.request", "match.request"]
 
 
 async def status(client, job_id):
@@ -44,18 +30,18 @@ async def status(client, job_id):
     return r.json()
 
 
-async def test_start_job_emits_both_requests_and_walks_every_phase(start_service, sink, db_pool):
-    got, bus = sink
+async def test_start_job_emits_both_requests_and_walks_every_phase(start_service, event_sink):
+    sink = await event_sink(REQUESTS)
     proc = start_service("orchestrator", RETRIEVAL_TOPK="17")
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
         r = await client.post("/start-job", json={"industry": "  ergonomic pillow ", "top_amz": 3, "top_ebay": 2,
                                                   "recency_days": 30})
         assert r.status_code == 200, r.text
         job_id = r.json()["job_id"]
-        await wait_for(lambda: asyncio.sleep(0, "products.collect.request" in got and "videos.search.request" in got))
-        assert got["products.collect.request"] == [{"job_id": job_id, "industry": "ergonomic pillow", "top_amz": 3,
-                                                    "top_ebay": 2, "event_id": got["products.collect.request"][0]["event_id"]}]
-        search = got["videos.search.request"][0]
+        [collect] = await sink.wait_for("products.collect.request", job_id, timeout=30)
+        assert collect == {"job_id": job_id, "industry": "ergonomic pillow", "top_amz": 3, "top_ebay": 2,
+                           "event_id": collect["event_id"]}
+        [search] = await sink.wait_for("videos.search.request", job_id, timeout=30)
         assert search["queries"] == ["ergonomic pillow"] and search["platforms"] == ["youtube", "bilibili"]
         assert search["recency_days"] == 30
         first = await status(client, job_id)
@@ -66,18 +52,19 @@ async def test_start_job_emits_both_requests_and_walks_every_phase(start_service
         random.shuffle(keys)
         for key in keys:
             payload = {"job_id": job_id, "event_id": str(uuid.uuid4())}
-            await bus.publish(key, payload)
-            await bus.publish(key, payload)
-        await wait_for(lambda: asyncio.sleep(0, "match.request" in got))
+            await sink.bus.publish(key, payload)
+            await sink.bus.publish(key, payload)
+        await sink.wait_for("match.request", job_id, timeout=30)
         assert (await status(client, job_id))["phase"] == "matching"
         for key in ("matchings.process.completed", "evidences.generation.completed"):
-            await bus.publish(key, {"job_id": job_id})
+            await sink.bus.publish(key, {"job_id": job_id})
         done = await wait_for(lambda: _phase_is(client, job_id, "completed"))
         assert done["percent"] == 100 and done["completed_at"]
         assert [e["name"] for e in done["events"]].count("image.keypoints.completed") == 1
         await asyncio.sleep(0.5)
-        assert got["match.request"] == [{"job_id": job_id, "industry": "ergonomic pillow", "top_k": 17,
-                                         "event_id": got["match.request"][0]["event_id"]}]
+        [request] = sink.for_job("match.request", job_id)  # one, despite the duplicated completions
+        assert request == {"job_id": job_id, "industry": "ergonomic pillow", "top_k": 17,
+                           "event_id": request["event_id"]}
 
 
 async def _phase_is(client, job_id, phase):
@@ -104,8 +91,8 @@ async def test_bad_input_is_a_clear_422_and_creates_nothing(start_service, db_po
     assert await db_pool.fetchval("SELECT count(*) FROM jobs") == before
 
 
-async def test_job_failed_and_timeouts_fail_the_job_with_a_reason(start_service, sink, db_pool):
-    _, bus = sink
+async def test_job_failed_and_timeouts_fail_the_job_with_a_reason(start_service, event_sink):
+    bus = (await event_sink(REQUESTS)).bus
     proc = start_service("orchestrator", PHASE_TIMEOUT_FEATURE_EXTRACTION_S="1.5", TIMEOUT_CHECK_INTERVAL_S="0.3")
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
         a = (await client.post("/start-job", json={"industry": "a"})).json()["job_id"]
