@@ -4,12 +4,12 @@ platform: the job's `platforms` and `recency_days` do not filter it, its `indust
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from common_py.local_dataset import LocalDataset, selects
 from services.sources.base import SourceError, VideoRecord
 
 
@@ -28,39 +28,21 @@ class _Videos(BaseModel):
     videos: list[_Video]
 
 
-def selects(industry: str, title: str | None, keywords: list[str]) -> bool:
-    needle = industry.strip().lower()
-    if needle == "*":
-        return True
-    return needle in (title or "").lower() or any(needle in k.lower() for k in keywords)
-
-
 class LocalVideoSource:
     name = "local"
 
     def __init__(self, root: Path):
-        self.root = Path(root).resolve()
-
-    def _load(self) -> _Videos:
-        path = self.root / "videos.json"
-        try:
-            return _Videos.model_validate(json.loads(path.read_text()))
-        except FileNotFoundError as exc:
-            raise SourceError(f"local dataset has no videos.json: {path}") from exc
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise SourceError(f"{path} is not a valid video list: {exc}") from exc
+        self.dataset = LocalDataset(root, error=SourceError)
 
     async def search(self, industry: str, queries: list[str], recency_days: int, limit: int) -> list[VideoRecord]:
-        videos = await asyncio.to_thread(self._load)
+        videos = await asyncio.to_thread(self.dataset.load, "videos.json", _Videos)
         out = []
         for v in videos.videos:
             if len(out) >= limit:
                 break
             if not selects(industry, v.title, v.keywords):
                 continue
-            file = (self.root / v.path).resolve()
-            if self.root not in file.parents:
-                raise SourceError(f"video {v.video_id}: {v.path!r} is outside the dataset folder")
+            file = self.dataset.inside(v.path, f"video {v.video_id}:")
             out.append(VideoRecord(platform=v.platform, source_id=v.video_id, url=v.url or file.as_uri(),
                                    title=v.title, duration_s=v.duration_s, published_at=v.published_at,
                                    local_file=file))
