@@ -36,7 +36,9 @@ def test_make_up_twice_then_down_twice(stack_env, tmp_path):
     tag = uuid.uuid4().hex[:8]
     env = dict(os.environ, DATA_ROOT=str(data_root), POSTGRES_DSN=dsn, BUS_BROKER=stack_env["BUS_BROKER"],
                REDIS_URL=stack_env["REDIS_URL"], SERVICE_PORT_OFFSET=str(OFFSET),
-               BUS_EXCHANGE=f"test.{tag}", BUS_QUEUE_PREFIX=f"t{tag}.")
+               BUS_EXCHANGE=f"test.{tag}", BUS_QUEUE_PREFIX=f"t{tag}.", REPLICAS="",
+               # `make up` also reads the repository's .env, which must not move or multiply these
+               **{s.port_env: str(s.port) for s in SERVICES if s.port_env != "HTTP_PORT"})
     try:
         first = make("up", env)
         assert first.returncode == 0, first.stdout + first.stderr

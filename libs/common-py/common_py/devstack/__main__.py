@@ -6,7 +6,12 @@ import argparse
 import logging
 import sys
 
+from dotenv import load_dotenv  # python-dotenv: a dependency of pydantic-settings, pinned in constraints.txt
+
+from common_py.devstack.services import REPO_ROOT
 from common_py.devstack.stack import Stack
+
+ENV_FILE = REPO_ROOT / ".env"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="up: comma-separated services to start (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The ports, SERVICE_PORT_OFFSET and LOCAL_DATASET_DIR are read from the process environment
+    # (and supervisord passes that environment on), so .env goes there, under what is already set.
+    load_dotenv(ENV_FILE, override=False)
     stack = Stack()
     try:
         if args.command == "up":
