@@ -76,5 +76,6 @@ class Matcher:
                 "job_id": job_id, "match_id": match_id, "product_id": m.product_id, "video_id": m.video_id,
                 "best_pair": {"img_id": m.best_img_id, "frame_id": m.best_frame_id,
                               "score_pair": min(1.0, max(0.0, m.score_pair))},
-                "score": min(1.0, max(0.0, m.score)), "ts": max(0.0, m.ts or 0.0)} for match_id, m in zip(ids, matches)])
+                "score": min(1.0, max(0.0, m.score)), "ts": max(0.0, m.ts or 0.0),
+            } for match_id, m in zip(ids, matches)])
             await tx.emit("matchings.process.completed", {"job_id": job_id})
