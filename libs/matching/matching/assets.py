@@ -87,11 +87,27 @@ class AssetBundle:
         """The ``method`` features inside the product mask (``masked``) or all of them."""
         return (self.features if masked else self.features_full).get(method)
 
+    def outside(self, method: str) -> "OutsideFeatures":
+        """The ``method`` keypoints outside the product mask, with their indices among all of
+        them (computed once per bundle: every candidate of a keyframe's second pass uses them)."""
+        cache = self.__dict__.setdefault("_outside", {})
+        if method not in cache:
+            full = self.features_full[method]
+            idx = np.flatnonzero(~full.in_mask) if full.in_mask is not None else np.zeros(0, np.int64)
+            cache[method] = OutsideFeatures(full.subset(idx), idx)
+        return cache[method]
+
     @cached_property
     def gray_clahe(self) -> np.ndarray:
         from vision_common.normalize import clahe_gray
 
         return clahe_gray(self.thumb)
+
+
+@dataclass
+class OutsideFeatures:
+    features: Features
+    index: np.ndarray  # their positions in the bundle's full feature list
 
 
 def extract_asset_features(image: np.ndarray, mask: np.ndarray | None, settings: VisionSettings | None = None,

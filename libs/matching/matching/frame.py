@@ -41,8 +41,10 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
             _warn_unprepared()
         todo.append((c.asset_id, c.owner_id or c.asset_id, cb, sim))
 
+    nearest: dict = {}  # the masked pass's nearest neighbours, reused by the whole-keyframe pass
+
     def run(masked: bool) -> list[tuple[PairEvidence, AssetBundle, str]]:
-        return [(verify_pair(cb, frame_bundle, s, aid, frame_id, sim, frame_masked=masked), cb, pid)
+        return [(verify_pair(cb, frame_bundle, s, aid, frame_id, sim, frame_masked=masked, nearest=nearest), cb, pid)
                 for aid, pid, cb, sim in todo]
 
     items = run(True)

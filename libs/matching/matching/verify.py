@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vision_common.ransac import find_homography, homography_is_plausible, project, ratio_match
+from vision_common.ransac import (NearestTwo, find_homography, homography_is_plausible, merge_nearest, nearest_two,
+                                  project, ratio_from_nearest, ratio_match)
 
 from .assets import AssetBundle
 from .settings import MatchSettings
@@ -166,11 +167,14 @@ def appearance(cat: AssetBundle, frame: AssetBundle, H: np.ndarray, s: MatchSett
 
 
 def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: str = "",
-                frame_id: str = "", sim_deep: float = 0.0, frame_masked: bool = True) -> PairEvidence:
+                frame_id: str = "", sim_deep: float = 0.0, frame_masked: bool = True,
+                nearest: dict[str, NearestTwo] | None = None) -> PairEvidence:
     """Geometric + appearance verification of one (catalog image, keyframe) pair.
 
     ``frame_masked``: match the keyframe's keypoints inside its product mask only (the default,
     the salient object), or all of them (the whole-keyframe fallback of ``frame.frame_evidence``).
+    ``nearest``: a per-keyframe memo (img_id -> nearest neighbours inside the mask) that lets the
+    whole-keyframe pass match only the keypoints outside the mask and reuse the rest.
     """
     ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep))
     fa = cat.keypoints(s.kp_match_method, s.kp_mask_catalog)
@@ -181,7 +185,7 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     if len(fa) < 4 or len(fb) < 4:
         ev.reason = "too few keypoints"
         return ev
-    corr = ratio_match(fa, fb, s.ratio_test)
+    corr = _correspondences(fa, frame, s, frame_masked, nearest, img_id)
     ev.n_matches = len(corr)
     if len(corr) < s.min_good_matches:
         ev.reason = "too few ratio-test matches"
@@ -227,6 +231,30 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     ev.verified = True
     ev.sim_color, ev.sim_dense, ev.sim_edge = appearance(cat, frame, H, s)
     return ev
+
+
+def _correspondences(fa, frame: AssetBundle, s: MatchSettings, frame_masked: bool,
+                     nearest: dict[str, NearestTwo] | None, key: str):
+    """Ratio-test matches of catalog features ``fa`` against the keyframe's (masked or all).
+
+    With a ``nearest`` memo and float descriptors flagged in/out of the mask, the masked pass
+    stores its nearest neighbours and the whole-keyframe pass adds only the keypoints outside
+    the mask (same matches as matching all of them: the two nearest of a union are among the two
+    nearest of each part). The whole-keyframe pass then costs the outside share, not all of it."""
+    full = frame.keypoints(s.kp_match_method, False)
+    fb = frame.keypoints(s.kp_match_method, frame_masked)
+    if nearest is None or fa.binary or full.in_mask is None or full.in_mask.all():
+        return ratio_match(fa, fb, s.ratio_test)
+    if frame_masked:
+        n = nearest[key] = nearest_two(fa, fb)
+    else:
+        inside = nearest.get(key)
+        outside = frame.outside(s.kp_match_method)
+        n_out = nearest_two(fa, outside.features)
+        if inside is None or n_out is None:
+            return ratio_match(fa, fb, s.ratio_test)
+        n = merge_nearest(inside, np.flatnonzero(full.in_mask), n_out, outside.index)
+    return ratio_from_nearest(n, s.ratio_test)
 
 
 def visible_share(quad: np.ndarray, image_shape: tuple[int, ...]) -> tuple[float, float]:

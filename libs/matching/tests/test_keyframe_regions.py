@@ -52,6 +52,20 @@ def test_bundle_keeps_masked_and_whole_keyframe_keypoints(grocery):
     assert (every.xy[:, 0] > 320).sum() > 50  # the right product's keypoints are kept too
 
 
+def test_whole_keyframe_pass_reusing_the_masked_pass_finds_the_same_matches(tmp_path, grocery):
+    cats = _catalog_assets(tmp_path, grocery, ["Tropicana-Apple-Juice", "Oatly-Oat-Milk"])
+    scene, mask = _two_product_scene(grocery)
+    frame = AssetBundle.from_featureset(extract_asset_features(scene, mask))
+    for c in cats:
+        memo: dict = {}
+        masked = verify_pair(c.bundle(), frame, S, c.asset_id, "f", nearest=memo)
+        assert c.asset_id in memo
+        reused = verify_pair(c.bundle(), frame, S, c.asset_id, "f", frame_masked=False, nearest=memo)
+        plain = verify_pair(c.bundle(), frame, S, c.asset_id, "f", frame_masked=False)
+        assert reused.n_matches == plain.n_matches != masked.n_matches  # the second pass did match more keypoints
+        assert reused.verified == plain.verified and abs(reused.inliers - plain.inliers) <= 2
+
+
 def test_salient_product_first_other_products_only_as_fallback(tmp_path, grocery):
     cats = _catalog_assets(tmp_path, grocery, ["Tropicana-Apple-Juice", "Oatly-Oat-Milk"])
     scene, mask = _two_product_scene(grocery)

@@ -4,7 +4,8 @@ import pytest
 
 from vision_common.testing import iconic, perspective_copy, textured
 from vision_common.keypoints import extract, extract_all, FeatureSet, load_features, save_features
-from vision_common.ransac import find_homography, homography_is_plausible, project, ratio_match
+from vision_common.ransac import (find_homography, homography_is_plausible, merge_nearest, nearest_two, project,
+                                  ratio_from_nearest, ratio_match)
 
 
 def _verify(a_img, b_img, method="sift", a_mask=None):
@@ -98,6 +99,24 @@ def test_ratio_match_by_matrix_product_equals_opencv_brute_force():
         assert len(ref) > 30
         assert set(zip(c.idx_a.tolist(), c.idx_b.tolist())) == ref
         assert (c.ratio < 0.85).all()
+
+
+def test_nearest_neighbours_of_two_parts_merge_into_those_of_the_whole():
+    a = extract(textured(3), None, "sift", 1500, 400)
+    scene, _ = perspective_copy(textured(3), relight=1.2)
+    b = extract(scene, None, "sift", 1500, 400)
+    part = np.random.default_rng(0).random(len(b)) < 0.4  # e.g. inside / outside a product mask
+    ix, iy = np.flatnonzero(part), np.flatnonzero(~part)
+    merged = merge_nearest(nearest_two(a, b.subset(ix)), ix, nearest_two(a, b.subset(iy)), iy)
+    whole = nearest_two(a, b)
+    assert (merged.j1 == whole.j1).all()
+    np.testing.assert_allclose(merged.d2, whole.d2, rtol=1e-5, atol=1e-6)
+    ref = ratio_match(a, b, 0.85)
+    got = ratio_from_nearest(merged, 0.85)
+    assert len(ref) > 30
+    assert (got.idx_a == ref.idx_a).all() and (got.idx_b == ref.idx_b).all()
+    # either part alone finds fewer of them: the merge is not a no-op
+    assert len(ratio_from_nearest(nearest_two(a, b.subset(ix)), 0.85)) < len(ref)
 
 
 def test_whole_image_region_flags_the_keypoints_inside_the_mask(tmp_path):
