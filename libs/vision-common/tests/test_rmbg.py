@@ -8,6 +8,7 @@ import pytest
 from vision_common.errors import ModelError
 from vision_common.segmentation import build_segmenter
 from vision_common.settings import VisionSettings
+from vision_common.testing import person_scene
 
 CONFIG = '''
 from transformers import PretrainedConfig
@@ -80,3 +81,13 @@ def test_rmbg_from_a_local_folder_segments(tmp_path):
 def test_rmbg_without_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="RMBG_MODEL_PATH"):
         build_segmenter(VisionSettings(segmenter="rmbg", rmbg_model_path=tmp_path / "missing", seg_person_mask=False))
+
+
+def test_rmbg_drops_a_pasted_person_like_u2netp(tmp_path, grocery, models_dir):
+    # both segmenters share the post-processing (vision_common.segmentation.product_mask): threshold,
+    # person cut where a face is found, clean-up, and the person share reported
+    seg = build_segmenter(VisionSettings(segmenter="rmbg", rmbg_model_path=_tiny_rmbg(tmp_path), models_dir=models_dir))
+    scene, _, core = person_scene(grocery, models_dir)
+    r = seg.segment(scene)
+    assert r.person_fraction > 0.05
+    assert (r.mask[core] > 0).mean() < 0.2

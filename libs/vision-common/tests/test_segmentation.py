@@ -5,19 +5,12 @@ import pytest
 from vision_common.errors import ModelError
 from vision_common.segmentation import build_segmenter, clean_mask, finalize
 from vision_common.settings import VisionSettings
-from vision_common.testing import iconic
+from vision_common.testing import iconic, person_scene, white_background_mask
 
 
 @pytest.fixture(scope="module")
 def segmenter(models_dir):
     return build_segmenter(VisionSettings(models_dir=models_dir))
-
-
-def _white_bg_mask(img):
-    """Ground truth for a catalog image: everything that is not the white background."""
-    m = (img.min(axis=2) < 235).astype(np.uint8) * 255
-    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-    return clean_mask(m.astype(np.float32) / 255.0, 0.5, keep_ratio=0.5)
 
 
 def _iou(a, b):
@@ -30,7 +23,7 @@ def test_catalog_product_is_cut_out(grocery, segmenter):
         img = iconic(grocery, name)
         r = segmenter.segment(img)
         assert not r.fallback, r.reason
-        assert _iou(r.mask, _white_bg_mask(img)) > 0.8, name
+        assert _iou(r.mask, white_background_mask(img)) > 0.8, name
 
 
 def test_in_store_photo_mask_keeps_the_held_product(grocery, segmenter):
@@ -45,25 +38,8 @@ def test_in_store_photo_mask_keeps_the_held_product(grocery, segmenter):
         assert r.mask.mean() < 0.75 * 255, rel
 
 
-def _person_scene(grocery, models_dir):
-    person = cv2.imread(str(models_dir / "test-assets" / "astronaut.png"))
-    prod = cv2.resize(iconic(grocery, "Tropicana-Apple-Juice"), (240, 240))
-    pmask = cv2.resize(_white_bg_mask(iconic(grocery, "Tropicana-Apple-Juice")), (240, 240),
-                       interpolation=cv2.INTER_NEAREST)
-    scene = np.zeros((420, 620, 3), np.uint8)
-    scene[:] = (90, 110, 100)
-    scene[40:400, 380:600] = cv2.resize(person, (220, 360))
-    roi = scene[100:340, 60:300]
-    roi[pmask > 0] = prod[pmask > 0]  # the product as a cut-out, like a product held up
-    prod_gt = np.zeros(scene.shape[:2], np.uint8)
-    prod_gt[100:340, 60:300] = pmask
-    # the astronaut's face and suit: the middle of the pasted photo (flag and shuttle excluded)
-    person_core = (slice(40 + 60, 400), slice(380 + 66, 380 + 154))
-    return scene, prod_gt, person_core
-
-
 def test_person_pasted_beside_the_product_is_dropped(grocery, models_dir, segmenter):
-    scene, prod_gt, core = _person_scene(grocery, models_dir)
+    scene, prod_gt, core = person_scene(grocery, models_dir)
     r = segmenter.segment(scene)
     assert not r.fallback
     assert r.person_fraction > 0.05
@@ -73,7 +49,7 @@ def test_person_pasted_beside_the_product_is_dropped(grocery, models_dir, segmen
 
 def test_without_the_person_mask_the_person_would_stay(grocery, models_dir):
     # the control for the test above: saliency alone keeps the person
-    scene, _, core = _person_scene(grocery, models_dir)
+    scene, _, core = person_scene(grocery, models_dir)
     r = build_segmenter(VisionSettings(models_dir=models_dir, seg_person_mask=False)).segment(scene)
     assert (r.mask[core] > 0).mean() > 0.5
 

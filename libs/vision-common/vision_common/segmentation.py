@@ -65,6 +65,21 @@ def clean_mask(prob: np.ndarray, threshold: float, keep_ratio: float = 0.25) -> 
     return np.where(np.isin(labels, keep), 255, 0).astype(np.uint8)
 
 
+def product_mask(image: np.ndarray, prob: np.ndarray, threshold: float, min_area: float,
+                 person: "PersonMasker | None") -> SegmentationResult:
+    """What every segmenter does with its probability map: threshold and clean it, subtract the
+    person mask (where one is found) and clean again (the cut can leave slivers of product beside
+    an arm), then fall back to the whole image when too little is left."""
+    mask = clean_mask(prob, threshold)
+    pfrac = 0.0
+    if person is not None:
+        pmask = person.person_mask(image)
+        if pmask is not None:
+            pfrac = float(np.count_nonzero(pmask)) / pmask.size
+            mask = clean_mask(np.where(pmask > 0, 0, mask).astype(np.float32) / 255.0, 0.5)
+    return finalize(image, mask, min_area, person_fraction=pfrac)
+
+
 def finalize(image: np.ndarray, mask: np.ndarray | None, min_area: float, reason_if_none: str = "no mask",
              person_fraction: float = 0.0) -> SegmentationResult:
     """Apply the fallback rule: a (near) empty mask means 'use the whole image'."""
@@ -158,14 +173,7 @@ class U2NetPSegmenter:
             log.warning("u2netp failed on a batch of %d: %s", len(images), exc)
             return [finalize(im, None, self.min_area, f"segmenter error: {exc}") for im in images]
         for im, prob in zip(images, maps):
-            mask = clean_mask(prob, self.threshold)
-            pfrac = 0.0
-            if self.person is not None:
-                pmask = self.person.person_mask(im)
-                if pmask is not None:
-                    pfrac = float(np.count_nonzero(pmask)) / pmask.size
-                    mask = clean_mask(np.where(pmask > 0, 0, mask).astype(np.float32) / 255.0, 0.5)
-            results.append(finalize(im, mask, self.min_area, person_fraction=pfrac))
+            results.append(product_mask(im, prob, self.threshold, self.min_area, self.person))
         return results
 
     def segment(self, image_bgr: np.ndarray) -> SegmentationResult:
@@ -335,12 +343,7 @@ class RMBGSegmenter:
         for im, o in zip(images, out):
             o = (o - o.min()) / max(1e-6, float(o.max() - o.min()))
             prob = cv2.resize(o, (im.shape[1], im.shape[0]))
-            mask = clean_mask(prob, self.threshold)
-            if self.person is not None:
-                pmask = self.person.person_mask(im)
-                if pmask is not None:
-                    mask = np.where(pmask > 0, 0, mask).astype(np.uint8)
-            results.append(finalize(im, mask, self.min_area))
+            results.append(product_mask(im, prob, self.threshold, self.min_area, self.person))
         return results
 
     def segment(self, image_bgr: np.ndarray) -> SegmentationResult:

@@ -57,3 +57,31 @@ def perspective_copy(img: np.ndarray, out_size=(400, 400), relight=1.25, occlude
     if occlude:  # a 'thumb' over the lower-left part of the product
         cv2.ellipse(scene, (110, Hh - 90), (45, 70), 20, 0, 360, (120, 150, 200), -1)
     return scene, H
+
+
+def white_background_mask(img: np.ndarray) -> np.ndarray:
+    """Ground truth for a catalog image: everything that is not the white background."""
+    from .segmentation import clean_mask
+
+    m = (img.min(axis=2) < 235).astype(np.uint8) * 255
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    return clean_mask(m.astype(np.float32) / 255.0, 0.5, keep_ratio=0.5)
+
+
+def person_scene(grocery: Path, models_dir: Path) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """A product cut-out held up beside a person (the test photo fetched into MODELS_DIR):
+    (scene BGR, product ground-truth mask, the person's core region as slices)."""
+    person = cv2.imread(str(models_dir / "test-assets" / "astronaut.png"))
+    prod = cv2.resize(iconic(grocery, "Tropicana-Apple-Juice"), (240, 240))
+    pmask = cv2.resize(white_background_mask(iconic(grocery, "Tropicana-Apple-Juice")), (240, 240),
+                       interpolation=cv2.INTER_NEAREST)
+    scene = np.zeros((420, 620, 3), np.uint8)
+    scene[:] = (90, 110, 100)
+    scene[40:400, 380:600] = cv2.resize(person, (220, 360))
+    roi = scene[100:340, 60:300]
+    roi[pmask > 0] = prod[pmask > 0]  # the product as a cut-out, like a product held up
+    prod_gt = np.zeros(scene.shape[:2], np.uint8)
+    prod_gt[100:340, 60:300] = pmask
+    # the astronaut's face and suit: the middle of the pasted photo (flag and shuttle excluded)
+    person_core = (slice(40 + 60, 400), slice(380 + 66, 380 + 154))
+    return scene, prod_gt, person_core
