@@ -110,11 +110,16 @@ class MatchSettings(BaseSettings):
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage
-    # Tuned on train (4-fold CV by video, docs/quality.md): with a calibrated pair score the
-    # SPEC's 0.88/0.92 reach precision 1.0 at recall 0.67; 0.80/2/0.90: P 1.0, R 0.70.
+    # Tuned on train (4-fold CV by video, docs/quality.md), keep if (best >= 0.80 with a second
+    # pair >= 0.80) or best >= match_strong_min. Round 2: strong 0.95 P 0.975 R 0.693, 0.90
+    # 0.977 / 0.754, 0.85 0.967 / 0.781, any single pair >= 0.80 0.958 / 0.807. No setting reaches
+    # the 0.98 aim (the false positives left are one held-out twin scoring 0.93-0.98), so the
+    # rule is the most recall whose CV precision keeps a pair of margin above the 0.95 SLO: 0.85.
+    # A product is often seen in a single keyframe (one shot, sharp only once): a second strong
+    # pair cannot be asked of it. (Round 1's 0.90 was chosen for P 1.0 at recall 0.70.)
     match_best_min: float = 0.80
     match_cons_min: int = 2
-    match_strong_min: float = 0.90  # accepted on its best pair alone
+    match_strong_min: float = 0.85  # accepted on its best pair alone
     match_cons_bonus_at: int = 3
     match_cov_bonus_at: int = 2
     match_bonus: float = 0.02
