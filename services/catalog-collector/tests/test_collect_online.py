@@ -93,7 +93,7 @@ async def test_online_products_arrive_as_events_and_rows_and_a_second_job_downlo
         "amz-B0CX4PILLW": 2,          # A1 + A2 (A3 over the size cap)
         "amz-B0D7NECK22": 1,
     }
-    assert sink.for_job("products.images.ready.batch", job1)[0]["total_images"] == 8
+    assert (await sink.wait_for("products.images.ready.batch", job1))[0]["total_images"] == 8
     assert [(s.query["limit"], s.query["offset"]) for s in replay.requests("GET", EBAY_SEARCH)] == [("2", "0"), ("1", "2")]
     assert not any("10.20.30.40" in s.path for s in replay.seen)
     for r in ready:

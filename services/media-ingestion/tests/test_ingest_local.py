@@ -67,7 +67,8 @@ async def test_ingests_keyframes_skips_broken_video_and_reuses_across_jobs(
     # one keyframe per shot at least: every 1.5 s shot of the 3-shot video is represented
     shots = sorted({int(f["ts"] // 1.5) for f in ready["yt-three"]})
     assert shots == [0, 1, 2]
-    total = sink.for_job("video.keyframes.ready.batch", job)[0]["total_keyframes"]
+    # the count comes on a queue of its own: it may land after the completion
+    total = (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"]
     assert total == sum(len(f) for f in ready.values())
     for frames in ready.values():
         for f in frames:
@@ -95,4 +96,4 @@ async def test_nothing_selected_completes_with_zero_keyframes(start_service, eve
     await sink.bus.publish("videos.search.request", {"job_id": job, "industry": "submarine", "queries": ["x"],
                                                      "platforms": ["youtube"], "recency_days": 7})
     await sink.wait_for("videos.collections.completed", job)
-    assert sink.for_job("video.keyframes.ready.batch", job)[0]["total_keyframes"] == 0
+    assert (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"] == 0
