@@ -23,7 +23,7 @@ def valid_examples() -> dict[str, dict]:
         "video.embedding.ready": _ids(asset_id="vid1-f0"),
         "image.keypoint.ready": _ids(asset_id="img1"),
         "video.keypoint.ready": _ids(asset_id="vid1-f0"),
-        "match.result": _ids(match_id="m-1", product_id="p1", video_id="vid1",
+        "match.result": _ids(product_id="p1", video_id="vid1",
                              best_pair={"img_id": "img1", "frame_id": "vid1-f0", "score_pair": 0.93},
                              score=0.95, ts=1.5),
         "products.images.ready.batch": _ids(total_images=12),

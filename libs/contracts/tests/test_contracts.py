@@ -95,15 +95,6 @@ def test_nested_field_path_is_named():
     assert err.value.field == "frames.0.ts"
 
 
-def test_match_result_must_name_its_match():
-    """evidence-builder renders the match row the event names; it has no other way to find it."""
-    payload = copy.deepcopy(EXAMPLES["match.result"])
-    del payload["match_id"]
-    with pytest.raises(ContractError) as err:
-        validate("match.result", payload)
-    assert err.value.field == "match_id"
-
-
 @pytest.mark.parametrize("path", ["/etc/passwd", "../secret.jpg", "products/../../x.jpg", ""])
 def test_paths_must_stay_under_data_root(path):
     payload = dict(EXAMPLES["products.image.ready"], local_path=path)

@@ -17,7 +17,9 @@ log = logging.getLogger("evidence-builder")
 
 def on_match_result(renderer: EvidenceRenderer):
     async def handle(event: Event, ctx: HandlerContext) -> None:
-        match_id = event.payload["match_id"]  # required by the contract: the matcher always sends it
+        match_id = event.payload.get("match_id") or await renderer.pool.fetchval(
+            "SELECT match_id FROM matches WHERE job_id = $1 AND product_id = $2 AND video_id = $3",
+            event.job_id, event.payload["product_id"], event.payload["video_id"])
         try:
             rel, status, detail = await renderer.build(match_id), "done", None
         except (VisionError, OSError, ValueError, FatalError) as exc:  # one picture, not the job
