@@ -59,12 +59,16 @@ async def test_renders_evidence_records_it_and_completes_once(start_service, eve
     job = await create_job(db_pool)
     await seed_match(db_pool, root, job, 1, *images)
     await seed_match(db_pool, root, job, 2, *images, with_features=False)  # its bundles are gone
+    await seed_match(db_pool, root, job, 3, *images)
     # the count may arrive before the results: completion waits for both
     await sink.bus.publish("matchings.process.completed", {"job_id": job})
     for n in (1, 2):
         await sink.bus.publish("match.result", result(job, n))
         await sink.bus.publish("match.result", result(job, n))  # a duplicate (other event_id) changes nothing
+    # SPEC §3's match.result has no match_id (ours adds it): the row is found by job, product, video
+    await sink.bus.publish("match.result", {k: v for k, v in result(job, 3).items() if k != "match_id"})
     await sink.wait_for("evidences.generation.completed", job, timeout=60)
+    assert await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm3'") == "evidence/m3.jpg"
 
     rel = await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm1'")
     assert rel == "evidence/m1.jpg"
