@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from dotenv import load_dotenv  # python-dotenv: a dependency of pydantic-settings, pinned in constraints.txt
+from dotenv import load_dotenv  # python-dotenv, declared in libs/common-py/requirements.txt
 
 from common_py.devstack.services import REPO_ROOT
 from common_py.devstack.stack import Stack
