@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         from matching.calibrate import ablation
 
         tr_fevs = load_cache(args.ablation_train / "verified.pkl")
-        tr_shots = json.loads((args.ablation_train_dataset / "truth.json").read_text())["shots"]
-        result["ablation"] = ablation(tr_fevs, tr_shots, fevs, truth, ms)
+        tr = json.loads((args.ablation_train_dataset / "truth.json").read_text())
+        result["ablation"] = ablation(tr_fevs, tr["shots"], fevs, truth, ms, train_truth=tr["matches"])
     n_kf = len(prep.frames)
     result.update({
         "keyframes": n_kf,

@@ -107,15 +107,18 @@ ABLATION = [
      dict(features=BASE_FEATURES[:6], duels=False, margin=False)),
     ("+ distinct evidence (inliers not shared with other products)", dict(features=BASE_FEATURES, duels=False, margin=False)),
     ("+ sibling duels", dict(features=BASE_FEATURES, duels=True, margin=False)),
-    ("+ margin calibration (stage 2)", dict(features=BASE_FEATURES, duels=True, margin=True)),
+    ("+ margin calibration (stage 2): round 1's score", dict(features=BASE_FEATURES, duels=True, margin=True)),
+    ("+ distinct relative to the image (distinct_rel): the default", dict(features=FEATURES, duels=True, margin=True)),
 ]
 
 
 def ablation(train_fevs: list[FrameEvidence], train_shots: list[dict], eval_fevs: list[FrameEvidence],
-             eval_truth: list[dict], s: MatchSettings) -> list[dict]:
-    """What each stage adds: fit on train, evaluate on the other set, same aggregation rules."""
+             eval_truth: list[dict], s: MatchSettings, train_truth: list[dict] | None = None) -> list[dict]:
+    """What each stage adds: fit on train, evaluate on the other set, same aggregation rules; with
+    ``train_truth`` also each variant's 4-fold CV on train (the number the choices were made on)."""
     from .pipeline import evaluate, score_dataset
 
+    keys = ("pairs_predicted", "precision", "recall", "f1")
     rows = []
     for i, (name, kw) in enumerate(ABLATION):
         if kw is None:
@@ -123,7 +126,12 @@ def ablation(train_fevs: list[FrameEvidence], train_shots: list[dict], eval_fevs
         else:
             _, matches = score_dataset(eval_fevs, fit(train_fevs, train_shots, s, **kw))
         e = evaluate(matches, eval_truth)
-        rows.append({"variant": name, **{k: e[k] for k in ("pairs_predicted", "precision", "recall", "f1")}})
+        row = {"variant": name, **{k: e[k] for k in keys}}
+        if train_truth is not None:  # the SPEC rows have nothing to fit: plain evaluation on train
+            cv = (evaluate(spec_baseline(train_fevs, s, competition=(i == 1)), train_truth) if kw is None
+                  else cross_validate(train_fevs, train_shots, train_truth, s, **kw))
+            row["train_cv"] = {k: cv[k] for k in keys}
+        rows.append(row)
     return rows
 
 
