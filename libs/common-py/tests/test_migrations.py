@@ -29,6 +29,8 @@ def test_upgrade_downgrade_upgrade(stack_env):
                 "SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = 'product_images'")}
             assert cols["emb_rgb"] == "vector" and cols["emb_gray"] == "vector"
             assert "masked_local_path" in cols
+            assert "best_pair_frame_masked" in {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'matches'")}
             hnsw = {r[0] for r in conn.execute(
                 "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%vector_cosine_ops%'")}
             assert hnsw == {"product_images_emb_rgb_hnsw", "product_images_emb_gray_hnsw",

@@ -29,6 +29,9 @@ class ProductVideoMatch:
     consistency: int
     coverage: int
     accepted: bool = False
+    # the best pair was verified with the keyframe's keypoints inside its mask (True) or with all
+    # of them (False): build_evidence redraws it from the same ones
+    best_frame_masked: bool = True
 
 
 def aggregate(pairs: list[PairScore], frames: dict[str, tuple[str, float | None]], s: MatchSettings,
@@ -56,6 +59,6 @@ def aggregate(pairs: list[PairScore], frames: dict[str, tuple[str, float | None]
         if accepted or (include_rejected and best.score_pair > 0):
             out.append(ProductVideoMatch(pid, vid, round(score, 4), best.img_id, best.frame_id,
                                          frames[best.frame_id][1], round(best.score_pair, 4),
-                                         consistency, coverage, accepted))
+                                         consistency, coverage, accepted, best.evidence.frame_masked))
     out.sort(key=lambda m: -m.score)
     return out

@@ -66,25 +66,36 @@ def write_evidence(path: str | os.PathLike, *args, **kwargs) -> Path:
     return write_jpg(path, render_evidence(*args, **kwargs), 90)
 
 
-def build_evidence(catalog: "Asset", frame: "Asset", out_path: str | os.PathLike, s: "MatchSettings | None" = None,
-                   score: float | None = None, ts: float | None = None, title: str | None = None) -> Path:
-    """What evidence-builder does for one accepted match: re-verify the best pair from the two
-    feature bundles, draw it on the original images (or the stored thumbnails when an image file
-    is gone) and write the JPEG atomically."""
-    from vision_common.image_io import read_image
-
+def redo_verification(catalog: "Asset", frame: "Asset", s: "MatchSettings", frame_masked: bool | None) -> PairEvidence:
+    """The best pair's verification again, from the same keyframe keypoints the matcher used:
+    ``frame_masked`` = ``ProductVideoMatch.best_frame_masked`` (inside the keyframe's mask, or all
+    of them). None (a match recorded without it) is guessed from this pair's own logit, which can
+    differ from the matcher's choice, made over every candidate of the keyframe."""
     from .scoring import pair_logit
-    from .settings import MatchSettings
     from .verify import verify_pair
 
-    s = s or MatchSettings()
     cb, fb = catalog.bundle(), frame.bundle()
-    ev = verify_pair(cb, fb, s, catalog.asset_id, frame.asset_id)
-    if s.kp_keyframe_fallback and pair_logit(ev, s) < s.kp_fallback_below:
-        # the matcher's whole-keyframe fallback (matching.frame.frame_evidence) found this pair
+    ev = verify_pair(cb, fb, s, catalog.asset_id, frame.asset_id, frame_masked=frame_masked is not False)
+    if frame_masked is None and s.kp_keyframe_fallback and pair_logit(ev, s) < s.kp_fallback_below:
         full = verify_pair(cb, fb, s, catalog.asset_id, frame.asset_id, frame_masked=False)
         if full.verified:
             ev = full
+    return ev
+
+
+def build_evidence(catalog: "Asset", frame: "Asset", out_path: str | os.PathLike, s: "MatchSettings | None" = None,
+                   score: float | None = None, ts: float | None = None, title: str | None = None,
+                   frame_masked: bool | None = None) -> Path:
+    """What evidence-builder does for one accepted match: re-verify the best pair from the two
+    feature bundles, draw it on the original images (or the stored thumbnails when an image file
+    is gone) and write the JPEG atomically. ``frame_masked``: see ``redo_verification``."""
+    from vision_common.image_io import read_image
+
+    from .settings import MatchSettings
+
+    s = s or MatchSettings()
+    cb, fb = catalog.bundle(), frame.bundle()
+    ev = redo_verification(catalog, frame, s, frame_masked)
 
     def image(asset, bundle):
         if asset.image_path:

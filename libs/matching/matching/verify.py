@@ -50,6 +50,9 @@ class PairEvidence:
     visible: float = 0.0
     area: float = 0.0  # share of the keyframe covered by the projected product outline
     verified: bool = False  # homography found, plausible, enough inliers, mostly inside
+    # which keyframe keypoints were matched: inside its product mask (True) or all of them (the
+    # whole-keyframe fallback); the evidence image redraws the pair from the same ones
+    frame_masked: bool = True
     reason: str | None = None
     H: np.ndarray | None = None  # catalog px -> keyframe px
     quad: np.ndarray | None = None  # catalog product box projected into the keyframe (4, 2)
@@ -176,7 +179,7 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     ``nearest``: a per-keyframe memo (img_id -> nearest neighbours inside the mask) that lets the
     whole-keyframe pass match only the keypoints outside the mask and reuse the rest.
     """
-    ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep))
+    ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep), frame_masked=frame_masked)
     fa = cat.keypoints(s.kp_match_method, s.kp_mask_catalog)
     fb = frame.keypoints(s.kp_match_method, frame_masked)
     if fa is None or fb is None:

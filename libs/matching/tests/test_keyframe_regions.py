@@ -3,9 +3,11 @@ gates on where a verified product lies in the keyframe."""
 import numpy as np
 
 from matching.assets import Asset, AssetBundle, extract_asset_features, save_asset_features
+from matching.aggregate import aggregate
 from matching.distinct import prepare_catalog
+from matching.evidence import redo_verification
 from matching.frame import frame_evidence
-from matching.scoring import distinct_rel
+from matching.scoring import compete, distinct_rel
 from matching.settings import MatchSettings
 from matching.verify import verify_pair, visible_share
 from vision_common.testing import iconic, perspective_copy
@@ -86,6 +88,26 @@ def test_salient_product_first_other_products_only_as_fallback(tmp_path, grocery
     off = S.model_copy(update=dict(kp_keyframe_fallback=False))
     ev, _ = frame_evidence(frame, "f", cats, [0.5, 0.5], off)
     assert not any(e.verified for _, e in ev)
+
+
+def test_evidence_redoes_the_verification_the_matcher_scored(tmp_path, grocery):
+    cats = _catalog_assets(tmp_path, grocery, ["Tropicana-Apple-Juice", "Oatly-Oat-Milk"])
+    scene, _ = _two_product_scene(grocery)
+    wrong = np.zeros(scene.shape[:2], np.uint8)
+    wrong[:40, 520:] = 255  # the mask holds nothing: the products are found by the whole-keyframe pass
+    frame = Asset("f", None, None, None, None,
+                  str(save_asset_features(tmp_path / "f.npz", extract_asset_features(scene, wrong))), owner_id="v")
+    ev, duels = frame_evidence(frame.bundle(), "f", cats, [0.5, 0.5], S)
+    scored = dict(ev)["Oatly-Oat-Milk"]
+    assert scored.verified and not scored.frame_masked
+    found = {m.product_id: m for m in aggregate(compete(ev, S, duels), {"f": ("v", 1.0)}, S, include_rejected=True)}
+    assert found["Oatly-Oat-Milk"].best_frame_masked is False  # what the matcher stores with the match
+
+    oatly = next(c for c in cats if c.owner_id == "Oatly-Oat-Milk")
+    again = redo_verification(oatly, frame, S, frame_masked=False)
+    assert again.verified and again.inliers == scored.inliers
+    # redrawn from the mask's keypoints instead, the pair would not even be found
+    assert not redo_verification(oatly, frame, S, frame_masked=True).verified
 
 
 def test_small_region_outside_the_mask_is_not_a_match(grocery):

@@ -23,7 +23,7 @@ class EvidenceRenderer:
 
     async def load(self, match_id: str) -> tuple[dict, Asset, Asset]:
         row = await self.pool.fetchrow(
-            """SELECT m.match_id, m.score, m.ts, p.title, v.title AS video_title,
+            """SELECT m.match_id, m.score, m.ts, m.best_pair_frame_masked, p.title, v.title AS video_title,
                       pi.img_id, pi.product_id, pi.local_path AS img_path, pi.kp_blob_path AS img_kp,
                       vf.frame_id, vf.video_id, vf.local_path AS frame_path, vf.kp_blob_path AS frame_kp
                FROM matches m JOIN products p USING (product_id) JOIN videos v USING (video_id)
@@ -46,5 +46,5 @@ class EvidenceRenderer:
         rel = self.storage.evidence(match_id)
         title = f"{row['title'] or row['img_id']}  in  {row['video_title'] or row['frame_id']}"
         await asyncio.to_thread(build_evidence, catalog, frame, self.storage.resolve(rel), self.s,
-                                row["score"], row["ts"], title)
+                                row["score"], row["ts"], title, row["best_pair_frame_masked"])
         return rel

@@ -8,8 +8,9 @@ from matching.aggregate import ProductVideoMatch
 from services.repository import match_id_for, save_matches
 
 
-def found(product_id, video_id, score):
-    return ProductVideoMatch(product_id, video_id, score, f"img-{product_id}", f"{video_id}-f0", 1.5, score, 2, 1)
+def found(product_id, video_id, score, frame_masked=True):
+    return ProductVideoMatch(product_id, video_id, score, f"img-{product_id}", f"{video_id}-f0", 1.5, score, 2, 1,
+                             True, frame_masked)
 
 
 async def test_saves_each_pair_and_a_rerun_updates_them(db_pool):
@@ -25,12 +26,15 @@ async def test_saves_each_pair_and_a_rerun_updates_them(db_pool):
                           f"{v}-f0", v)
 
     async with db_pool.acquire() as conn, conn.transaction():
-        ids = await save_matches(conn, job, [found(p1, v, 0.90), found(p2, v, 0.85)])
+        ids = await save_matches(conn, job, [found(p1, v, 0.90), found(p2, v, 0.85, frame_masked=False)])
     assert ids == [match_id_for(job, p1, v), match_id_for(job, p2, v)]
     async with db_pool.acquire() as conn, conn.transaction():
         assert await save_matches(conn, job, [found(p1, v, 0.95)]) == ids[:1]
         assert await save_matches(conn, job, []) == []
 
-    rows = await db_pool.fetch("SELECT match_id, score, best_frame_id, consistency FROM matches WHERE job_id = $1", job)
+    rows = await db_pool.fetch("SELECT match_id, score, best_frame_id, consistency, best_pair_frame_masked "
+                               "FROM matches WHERE job_id = $1", job)
     assert {r["match_id"]: r["score"] for r in rows} == {ids[0]: 0.95, ids[1]: 0.85}
+    # which keyframe keypoints verified the best pair: the evidence image redraws it from those
+    assert {r["match_id"]: r["best_pair_frame_masked"] for r in rows} == {ids[0]: True, ids[1]: False}
     assert {(r["best_frame_id"], r["consistency"]) for r in rows} == {(f"{v}-f0", 2)}
