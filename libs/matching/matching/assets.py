@@ -69,6 +69,7 @@ class AssetBundle:
     # every keypoint of the image, inside the mask or not (what keyframes use: the salient-object
     # mask of a store photo often holds the wrong object); = ``features`` for masked-only files
     features_full: dict[str, Features] = field(default_factory=dict)
+    _splits: dict[str, "MaskSplit | None"] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for m, f in self.features.items():
@@ -87,15 +88,18 @@ class AssetBundle:
         """The ``method`` features inside the product mask (``masked``) or all of them."""
         return (self.features if masked else self.features_full).get(method)
 
-    def outside(self, method: str) -> "OutsideFeatures":
-        """The ``method`` keypoints outside the product mask, with their indices among all of
-        them (computed once per bundle: every candidate of a keyframe's second pass uses them)."""
-        cache = self.__dict__.setdefault("_outside", {})
-        if method not in cache:
-            full = self.features_full[method]
-            idx = np.flatnonzero(~full.in_mask) if full.in_mask is not None else np.zeros(0, np.int64)
-            cache[method] = OutsideFeatures(full.subset(idx), idx)
-        return cache[method]
+    def mask_split(self, method: str) -> "MaskSplit | None":
+        """The ``method`` keypoints split by the product mask; None when none lies outside it (or
+        the file flags none), so that the whole set is the masked set. Computed once per bundle:
+        the whole-keyframe pass uses it for every candidate."""
+        if method not in self._splits:
+            full = self.features_full.get(method)
+            split = None
+            if full is not None and full.in_mask is not None and not full.in_mask.all():
+                outside = np.flatnonzero(~full.in_mask)
+                split = MaskSplit(np.flatnonzero(full.in_mask), outside, full.subset(outside))
+            self._splits[method] = split
+        return self._splits[method]
 
     @cached_property
     def gray_clahe(self) -> np.ndarray:
@@ -105,9 +109,12 @@ class AssetBundle:
 
 
 @dataclass
-class OutsideFeatures:
-    features: Features
-    index: np.ndarray  # their positions in the bundle's full feature list
+class MaskSplit:
+    """One method's keypoints of a bundle, split by its product mask (positions among all)."""
+
+    inside: np.ndarray
+    outside: np.ndarray
+    outside_features: Features
 
 
 def extract_asset_features(image: np.ndarray, mask: np.ndarray | None, settings: VisionSettings | None = None,

@@ -48,17 +48,11 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
                 for aid, pid, cb, sim in todo]
 
     items = run(True)
-    if s.kp_keyframe_fallback and _has_outside(frame_bundle, s) and \
+    # (no keypoint outside the mask: the second pass would repeat the first)
+    if s.kp_keyframe_fallback and frame_bundle.mask_split(s.kp_match_method) is not None and \
             max((pair_logit(ev, s) for ev, _, _ in items), default=-math.inf) < s.kp_fallback_below:
         items = run(False)
     return [(pid, ev) for ev, _, pid in items], frame_duels(frame_bundle, items, s)
-
-
-def _has_outside(frame_bundle: AssetBundle, s: MatchSettings) -> bool:
-    """Does the keyframe have keypoints outside its product mask (else the fallback is the same)?"""
-    full = frame_bundle.keypoints(s.kp_match_method, False)
-    masked = frame_bundle.keypoints(s.kp_match_method, True)
-    return full is not None and masked is not None and len(full) > len(masked)
 
 
 def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,

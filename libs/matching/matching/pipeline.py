@@ -62,15 +62,27 @@ def load_dataset(root: str | os.PathLike) -> tuple[list[dict], list[dict], list[
 _W: dict = {}
 
 
+def _single_threaded() -> None:
+    """One thread per worker process (parallelism is by process): OpenCV and the BLAS behind the
+    descriptor matching's matrix products."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return
+    threadpool_limits(1)
+
+
 def _init_worker(vsettings_json: str) -> None:
     """Load the models once per worker process (one thread each: parallelism is by process)."""
-    import cv2
     import torch
 
     from vision_common.embedding import build_embedder
     from vision_common.segmentation import build_segmenter
 
-    cv2.setNumThreads(1)
+    _single_threaded()
     torch.set_num_threads(1)
     vs = VisionSettings.model_validate_json(vsettings_json)
     _W.update(settings=vs, segmenter=build_segmenter(vs), embedder=build_embedder(vs))
@@ -215,20 +227,6 @@ def _shared_catalog(catalog: list[Asset], s: MatchSettings) -> None:
         c._bundle = _CATALOG[key].get(c.asset_id)
 
 
-def _init_verify_worker() -> None:
-    """One thread per worker process (parallelism is by process): OpenCV and the BLAS behind the
-    descriptor matching's matrix products."""
-    import cv2
-
-    cv2.setNumThreads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        pass
-
-
 def _verify_video(args) -> list[FrameEvidence]:
     frames, catalog, s = args
     db_rgb = np.stack([c.emb_rgb for c in catalog])
@@ -264,7 +262,7 @@ def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=
     import multiprocessing as mp
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_verify_worker) as ex:
+                             initializer=_single_threaded) as ex:
         for res in _tracked(ex.map(_verify_video, tasks), len(tasks), "matching videos", progress):
             out.extend(res)
     return out

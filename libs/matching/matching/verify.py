@@ -244,19 +244,16 @@ def _correspondences(fa, frame: AssetBundle, s: MatchSettings, frame_masked: boo
     stores its nearest neighbours and the whole-keyframe pass adds only the keypoints outside
     the mask (same matches as matching all of them: the two nearest of a union are among the two
     nearest of each part). The whole-keyframe pass then costs the outside share, not all of it."""
-    full = frame.keypoints(s.kp_match_method, False)
     fb = frame.keypoints(s.kp_match_method, frame_masked)
-    if nearest is None or fa.binary or full.in_mask is None or full.in_mask.all():
+    split = frame.mask_split(s.kp_match_method)
+    if nearest is None or fa.binary or split is None:
         return ratio_match(fa, fb, s.ratio_test)
     if frame_masked:
         n = nearest[key] = nearest_two(fa, fb)
-    else:
-        inside = nearest.get(key)
-        outside = frame.outside(s.kp_match_method)
-        n_out = nearest_two(fa, outside.features)
-        if inside is None or n_out is None:
-            return ratio_match(fa, fb, s.ratio_test)
-        n = merge_nearest(inside, np.flatnonzero(full.in_mask), n_out, outside.index)
+    elif key in nearest:
+        n = merge_nearest(nearest[key], split.inside, nearest_two(fa, split.outside_features), split.outside)
+    else:  # the masked pass did not match this pair (too few keypoints inside the mask)
+        return ratio_match(fa, fb, s.ratio_test)
     return ratio_from_nearest(n, s.ratio_test)
 
 
