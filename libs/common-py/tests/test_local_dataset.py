@@ -40,7 +40,7 @@ def test_load_parses_the_index_or_says_what_is_wrong(tmp_path):
 
 def test_errors_take_the_type_the_caller_asks_for(tmp_path):
     class SourceError(Exception):
-        pass
+        """A service's own error type (catalog-collector and media-ingestion pass theirs)."""
 
     dataset = LocalDataset(tmp_path, error=SourceError)
     with pytest.raises(SourceError):

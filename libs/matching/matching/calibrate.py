@@ -52,7 +52,8 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
     lr = LogisticRegression(C=C, max_iter=5000).fit(np.array(X), np.array(y))
     w = np.zeros(len(FEATURES))
     w[use] = lr.coef_[0]
-    s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]), **{f"w_{f}": float(w[i]) for i, f in enumerate(FEATURES)}))
+    s1 = s.model_copy(update=dict(w_bias=float(lr.intercept_[0]),
+                                  **{f"w_{f}": float(w[i]) for i, f in enumerate(FEATURES)}))
     # the duel weight: the one whose competition picks the shown product most often
     grid = DUEL_GRID if duels else (0.0,)
     best = max(grid, key=lambda wd: (_winner_accuracy(fevs, truth, s1.model_copy(update=dict(w_duel=wd))), -wd))
@@ -101,14 +102,18 @@ def spec_baseline(fevs: list[FrameEvidence], s: MatchSettings, competition: bool
 ABLATION = [
     ("SPEC formula (0.35 deep + 0.55 kp + 0.10 edge), every pair on its own", None),
     ("SPEC formula + per-frame competition", None),
-    ("learned score: geometry only (deep, kp, spread), competition", dict(features=("deep", "kp", "spread"), duels=False, margin=False)),
-    ("+ colour (hue agreement after warping)", dict(features=("deep", "kp", "spread", "color"), duels=False, margin=False)),
+    ("learned score: geometry only (deep, kp, spread), competition",
+     dict(features=("deep", "kp", "spread"), duels=False, margin=False)),
+    ("+ colour (hue agreement after warping)", dict(features=("deep", "kp", "spread", "color"), duels=False,
+                                                    margin=False)),
     ("+ dense detail and edges (NCC cells, edge chamfer)",
      dict(features=BASE_FEATURES[:6], duels=False, margin=False)),
-    ("+ distinct evidence (inliers not shared with other products)", dict(features=BASE_FEATURES, duels=False, margin=False)),
+    ("+ distinct evidence (inliers not shared with other products)",
+     dict(features=BASE_FEATURES, duels=False, margin=False)),
     ("+ sibling duels", dict(features=BASE_FEATURES, duels=True, margin=False)),
     ("+ margin calibration (stage 2): round 1's score", dict(features=BASE_FEATURES, duels=True, margin=True)),
-    ("+ distinct relative to the image (distinct_rel): the default", dict(features=FEATURES, duels=True, margin=True)),
+    ("+ distinct relative to the image (distinct_rel): the default",
+     dict(features=FEATURES, duels=True, margin=True)),
 ]
 
 

@@ -1,5 +1,4 @@
 """The RMBG loading path (transformers, remote code, local folder only) on a tiny model made here."""
-import importlib.util
 import sys
 
 import numpy as np

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vision_common.errors import ModelError
-from vision_common.segmentation import build_segmenter, clean_mask, finalize
+from vision_common.segmentation import build_segmenter, finalize
 from vision_common.settings import VisionSettings
 from vision_common.testing import iconic, person_scene, white_background_mask
 

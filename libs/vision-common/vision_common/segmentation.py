@@ -362,7 +362,6 @@ class WholeImageSegmenter:
         return [self.segment(im) for im in images]
 
 
-
 def build_segmenter(settings: VisionSettings | None = None) -> Segmenter:
     """The configured segmenter. Raises ``ModelError`` when its model files are missing."""
     settings = settings or VisionSettings()

@@ -90,7 +90,7 @@ def _handler(replay: Replay):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *args) -> None:
-            pass
+            """Silent: every request is recorded in the replay, a log line per request is noise."""
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
@@ -115,8 +115,8 @@ def _handler(replay: Replay):
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-            except OSError:
-                pass  # the client gave up (a timeout or size cap under test)
+            except OSError:  # the client gave up (a timeout or size cap under test)
+                self.close_connection = True
 
         do_POST = do_GET
 
