@@ -13,6 +13,7 @@ import psycopg
 
 from common_py.devstack import postgres as pg
 from common_py.devstack.services import SERVICES
+from common_py.testing import TEST_QUEUE_EXPIRES_MS
 
 REPO = Path(__file__).resolve().parents[2]
 OFFSET = 1000
@@ -37,6 +38,7 @@ def test_make_up_twice_then_down_twice(stack_env, tmp_path):
     env = dict(os.environ, DATA_ROOT=str(data_root), POSTGRES_DSN=dsn, BUS_BROKER=stack_env["BUS_BROKER"],
                REDIS_URL=stack_env["REDIS_URL"], SERVICE_PORT_OFFSET=str(OFFSET),
                BUS_EXCHANGE=f"test.{tag}", BUS_QUEUE_PREFIX=f"t{tag}.", REPLICAS="",
+               BUS_QUEUE_EXPIRES_MS=str(TEST_QUEUE_EXPIRES_MS),
                # `make up` also reads the repository's .env, which must not move or multiply these
                **{s.port_env: str(s.port) for s in SERVICES if s.port_env != "HTTP_PORT"})
     try:

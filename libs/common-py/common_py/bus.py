@@ -12,6 +12,8 @@ Topology, per subscription of service S to routing key K (prefix = BUS_QUEUE_PRE
   <prefix>S.K.retry   holds a failed message for BUS_RETRY_BASE_MS * 2^(attempt-1) ms, then
                       dead-letters it back to S.K (no consumer reads it).
   <prefix>S.K.dlq     dead letters; headers x-error-code, x-error, x-attempts, x-service.
+With BUS_QUEUE_EXPIRES_MS (tests) the three carry x-expires: the broker deletes them once they
+have had no consumer that long, whether or not the process that made them shut down cleanly.
 """
 
 from __future__ import annotations
@@ -210,12 +212,13 @@ class EventBus:
         await sub.channel.set_qos(prefetch_count=sub.prefetch or self.settings.bus_prefetch)
         exchange = await sub.channel.declare_exchange(
             self.settings.bus_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        await sub.channel.declare_queue(sub.dlq, durable=True)
+        expiry = {"x-expires": self.settings.bus_queue_expires_ms} if self.settings.bus_queue_expires_ms else {}
+        await sub.channel.declare_queue(sub.dlq, durable=True, arguments=expiry or None)
         await sub.channel.declare_queue(sub.retry_queue, durable=True, arguments={
-            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": sub.queue_name})
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": sub.queue_name, **expiry})
         sub.queue = await sub.channel.declare_queue(sub.queue_name, durable=True, arguments={
             "x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": sub.dlq})
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": sub.dlq, **expiry})
         await sub.queue.bind(exchange, routing_key=sub.routing_key)
 
     async def start(self) -> None:

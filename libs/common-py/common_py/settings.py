@@ -31,6 +31,9 @@ class CommonSettings(BaseSettings):
     bus_broker: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
     bus_exchange: str = Field("events", description="durable topic exchange every event goes through")
     bus_queue_prefix: str = Field("", description="prepended to every queue name (tests isolate runs with it)")
+    bus_queue_expires_ms: int | None = Field(
+        None, ge=1000, description="delete a queue that has had no consumer this long (x-expires); unset in "
+        "production. Tests set it, so a killed test run leaves no quorum queues piling up in the broker")
     bus_prefetch: int = Field(8, ge=1, description="unacked messages a consumer holds at once")
     bus_max_attempts: int = Field(3, ge=1, description="attempts before a message goes to its DLQ")
     bus_retry_base_ms: int = Field(1000, ge=1, description="first retry delay; doubles per attempt")

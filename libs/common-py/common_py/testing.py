@@ -25,6 +25,8 @@ from common_py.devstack.stack import Stack, StackSettings
 from common_py.settings import CommonSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# longer than any one test, so a queue only expires once its run is over (or was killed)
+TEST_QUEUE_EXPIRES_MS = 15 * 60 * 1000
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +71,7 @@ async def bus_settings(stack_env, pg_dsn, data_root) -> CommonSettings:
     settings = CommonSettings(
         postgres_dsn=pg_dsn, bus_broker=stack_env["BUS_BROKER"], redis_url=stack_env["REDIS_URL"],
         bus_exchange=f"test.{tag}", bus_queue_prefix=f"t{tag}.", bus_retry_base_ms=50,
+        bus_queue_expires_ms=TEST_QUEUE_EXPIRES_MS,
         bus_shutdown_grace_s=10, data_root=data_root, outbox_relay_interval_s=0.2)
     yield settings
     await delete_test_topology(settings)
@@ -90,7 +93,7 @@ async def delete_test_topology(settings: CommonSettings) -> None:
                       if q["name"].startswith(settings.bus_queue_prefix)]
     except Exception:  # noqa: BLE001 - no management API: nothing more to clean
         queues = []
-    conn = await aio_pika.connect(settings.bus_broker)
+    conn = await aio_pika.connect(settings.bus_broker, timeout=10)  # a dead broker fails the teardown, not hangs it
     try:
         channel = await conn.channel()
         for name in queues:
@@ -174,6 +177,8 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
     # one Prefect home for every test orchestrator: its temporary API starts ~40 % faster on a
     # database that already exists than on a fresh one in each test's DATA_ROOT
     env.setdefault("PREFECT_HOME", str(REPO_ROOT / "data" / "test-prefect"))
+    if settings.bus_queue_expires_ms:
+        env["BUS_QUEUE_EXPIRES_MS"] = str(settings.bus_queue_expires_ms)
     env.update({k: str(v) for k, v in extra.items()})
     env.setdefault("HTTP_PORT", str(free_port()))
     return env

@@ -21,6 +21,7 @@ def start_worker(mode, settings, mark_dir) -> subprocess.Popen:
     port = free_port()
     env = dict(os.environ, POSTGRES_DSN=settings.postgres_dsn, BUS_BROKER=settings.bus_broker,
                BUS_EXCHANGE=settings.bus_exchange, BUS_QUEUE_PREFIX=settings.bus_queue_prefix,
+               BUS_QUEUE_EXPIRES_MS=str(settings.bus_queue_expires_ms),
                BUS_RETRY_BASE_MS="50", BUS_SHUTDOWN_GRACE_S="10", DATA_ROOT=str(settings.data_root),
                WORKER_MARK_DIR=str(mark_dir), LOG_LEVEL="WARNING", HTTP_PORT=str(port))
     log = open(mark_dir / f"worker-{mode}-{port}.log", "wb")
