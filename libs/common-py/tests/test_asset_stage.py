@@ -161,3 +161,35 @@ async def test_failed_assets_still_let_the_stage_complete_and_reuse_skips_comput
     assert all(f"{job}-i2" not in b for b in rec.batches)  # reused, not recomputed
     row = await db_pool.fetchrow("SELECT status, detail FROM stage_assets WHERE asset_id = $1", f"{job}-i1")
     assert row["status"] == "failed" and "corrupt" in row["detail"]
+
+
+async def test_claim_leases_each_asset_once_and_lets_a_masked_run_overtake_a_raw_lease(db_pool):
+    """The lease rules of AssetStage._claim, statement by statement (no bus needed)."""
+    from common_py.asset_stage import Asset
+    from common_py.uow import UnitOfWork
+
+    job_id = await create_job(db_pool)
+    stage = AssetStage("embeddings", UnitOfWork(db_pool), compute=lambda assets: [], persist=None,
+                       is_done=None, watermark_s=60, lease_s=300)
+    raw = [Asset(job_id, "video", f"f{i}", f"videos/v/frames/f{i}.jpg", None) for i in range(3)]
+
+    # a batch that names an asset twice leases it once
+    got = await stage._claim([raw[0], raw[1], raw[0]])
+    assert [a.asset_id for a in got] == ["f0", "f1"]
+    # leased assets are not leased again by another raw attempt; a new one is
+    assert [a.asset_id for a in await stage._claim(raw)] == ["f2"]
+    # a masked computation may overtake a raw lease, and records its mask
+    masked = Asset(job_id, "video", "f1", "videos/v/frames/f1.jpg", "masks/frames/f1.png")
+    assert [a.asset_id for a in await stage._claim([masked])] == ["f1"]
+    assert await db_pool.fetchval("SELECT mask_path FROM stage_assets WHERE job_id = $1 AND asset_id = 'f1'",
+                                  job_id) == "masks/frames/f1.png"
+    # a finished asset is never leased again; one whose lease ran out is
+    await db_pool.execute("UPDATE stage_assets SET status = 'done' WHERE job_id = $1 AND asset_id = 'f1'", job_id)
+    await db_pool.execute("UPDATE stage_assets SET due_at = now() - interval '1 s' WHERE job_id = $1", job_id)
+    assert [a.asset_id for a in await stage._claim(raw + [masked])] == ["f0", "f2"]
+    # every row keeps its path; the leased ones are due when their lease ends
+    rows = await db_pool.fetch("SELECT asset_id, local_path, due_at > now() AS leased FROM stage_assets "
+                               "WHERE job_id = $1 ORDER BY asset_id", job_id)
+    assert [(r["asset_id"], r["local_path"], r["leased"]) for r in rows] == [
+        ("f0", "videos/v/frames/f0.jpg", True), ("f1", "videos/v/frames/f1.jpg", False),
+        ("f2", "videos/v/frames/f2.jpg", True)]
