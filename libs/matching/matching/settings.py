@@ -96,17 +96,21 @@ class MatchSettings(BaseSettings):
     compete_iou: float = 0.3
     # Duels between overlapping candidates (matching.verify.duel): pixels where the two catalog
     # renders differ by more than duel_diff (Lab, lightness at half weight) decide which one the
-    # keyframe shows. z' = z + w_duel * min over rivals of (share won - 0.5).
+    # keyframe shows. A pixel counts for the closer render only if that render explains it: Lab
+    # distance < duel_explain, or < duel_ratio x the other's (duel_explain = inf: the closer one
+    # always wins the pixel). z' = z + w_duel * min over rivals of (share won - 0.5).
     duel_diff: float = 25.0
-    w_duel: float = 4.0
+    duel_explain: float = 25.0
+    duel_ratio: float = 0.5
+    w_duel: float = 6.0
     # Stage 2, calibrated score of a region's winner: score_pair = sigmoid(cal_bias + cal_logit*z
     #   + cal_margin*min(margin, margin_cap) + cal_alone*[no rival]); margin = z - z of the best
     #   suppressed rival: a winner that clearly beats its siblings is surer (cal_margin > 0).
     margin_cap: float = 4.0
-    cal_bias: float = 0.57
-    cal_logit: float = 1.251
-    cal_margin: float = 0.249
-    cal_alone: float = -0.923
+    cal_bias: float = 1.397
+    cal_logit: float = 1.107
+    cal_margin: float = 0.261
+    cal_alone: float = -1.643
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage

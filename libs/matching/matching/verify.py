@@ -287,30 +287,39 @@ def _lab_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def duel(frame: AssetBundle, a: AssetBundle, Ha: np.ndarray, b: AssetBundle, Hb: np.ndarray,
-         s: MatchSettings) -> float:
+         s: MatchSettings) -> tuple[float, float]:
     """Which of two catalog products claiming the same keyframe region is the one shown?
 
     Both catalog images are rendered onto the keyframe with their own homographies; where the two
     renders differ (the sibling's other colour band, picture or word), the keyframe is compared
-    with each, after fitting each one's light. Returns the share of those pixels where A is the
-    closer one: ~1 A is shown, ~0 B is, 0.5 undecidable (the two prints do not differ there).
+    with each, after fitting each one's light. Returns (share for A, share for B): the share of
+    those pixels where A is the closer one *and explains the keyframe*, and the same for B.
+    ~(1, 0): A is shown; ~(0, 1): B is; (0.5, 0.5): undecidable (the prints do not differ there);
+    both low: neither is shown there, a third variant of the brand (the held-out twin: a grey
+    band is closer to a brown one than to a blue one, but it is neither). A purely relative duel
+    (``duel_explain`` = inf) handed such a twin the win over its sibling.
     """
     fa, ma = render_on_frame(a, frame, Ha)
     fb, mb = render_on_frame(b, frame, Hb)
     region = cv2.erode(((ma > 0) & (mb > 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if region.sum() < 200:
-        return 0.5
+        return 0.5, 0.5
     ys, xs = np.nonzero(region)  # work on the shared region's box only
     box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
     blur = lambda im: cv2.GaussianBlur(im, (0, 0), 1.5)  # noqa: E731 - tolerate small misregistration
     fa, fb, fr, region = blur(fa[box]), blur(fb[box]), blur(frame.thumb[box]), region[box]
     differ = region & (_lab_dist(fa, fb) > s.duel_diff)
     if differ.sum() < max(30, 0.01 * region.sum()):
-        return 0.5
+        return 0.5, 0.5
     fr_a = np.clip(fr.astype(np.float32) * _light_gain(fa, fr, region), 0, 255).astype(np.uint8)
     fr_b = np.clip(fr.astype(np.float32) * _light_gain(fb, fr, region), 0, 255).astype(np.uint8)
-    da, db = _lab_dist(fr_a, fa), _lab_dist(fr_b, fb)
-    return float((da[differ] < db[differ]).mean())
+    da, db = _lab_dist(fr_a, fa)[differ], _lab_dist(fr_b, fb)[differ]
+    a_closer = da < db
+    # a render explains a pixel it is close to in absolute terms, or clearly closer than the
+    # other (a colour ratio test, for light the gain did not fully correct)
+    ra = (da < s.duel_explain) | (da < s.duel_ratio * db)
+    rb = (db < s.duel_explain) | (db < s.duel_ratio * da)
+    return float((a_closer & ra).mean()), float((~a_closer & rb).mean())
 
 
 def frame_duels(frame: AssetBundle, items: list[tuple[PairEvidence, AssetBundle, str]],
@@ -329,7 +338,5 @@ def frame_duels(frame: AssetBundle, items: list[tuple[PairEvidence, AssetBundle,
             (ea, ca, pa), (eb, cb, pb) = ok[i], ok[j]
             if pa == pb or quad_iou(ea.quad, eb.quad) <= s.compete_iou:
                 continue
-            v = duel(frame, ca, ea.H, cb, eb.H, s)
-            out[(ea.img_id, eb.img_id)] = v
-            out[(eb.img_id, ea.img_id)] = 1.0 - v
+            out[(ea.img_id, eb.img_id)], out[(eb.img_id, ea.img_id)] = duel(frame, ca, ea.H, cb, eb.H, s)
     return out

@@ -63,6 +63,21 @@ def test_sibling_loses_the_competition_for_the_region(grocery, shown, sibling):
     assert scores[shown].score_pair > 0.5
 
 
+def test_a_third_variant_wins_no_duel_between_two_siblings_it_is_not(grocery):
+    """Arla Standard (red band) shown, the catalog has two green-band siblings: the keyframe is
+    closer to one of them where they differ, but explained by neither. A purely relative duel
+    gave that one the win (and a bonus); a duel that asks for explained pixels gives it none."""
+    frame, _ = _keyframe(grocery, "Arla-Standard-Milk", seed=3, relight=0.85)
+    a, b = "Arla-Medium-Fat-Milk", "Arla-Lactose-Medium-Fat-Milk"
+    cats = {n: _catalog(grocery, n) for n in (a, b)}
+    items = [(verify_pair(c, frame, S, n, "f"), c, n) for n, c in cats.items()]
+    assert all(ev.verified for ev, _, _ in items), [ev.reason for ev, _, _ in items]
+    relative = frame_duels(frame, items, S.model_copy(update=dict(duel_explain=float("inf"), duel_ratio=0.0)))
+    assert relative[(a, b)] > 0.6 and relative[(a, b)] + relative[(b, a)] == pytest.approx(1.0)
+    duels = frame_duels(frame, items, S)
+    assert duels[(a, b)] < 0.5 and duels[(b, a)] < 0.5
+
+
 def test_sibling_alone_scores_lower_than_the_real_product(grocery):
     # the held-out case: the shown product is not in the catalog, only its sibling is
     frame, _ = _keyframe(grocery, "Arla-Standard-Milk", seed=5)
