@@ -2,6 +2,7 @@
 started. Runs an isolated stack (own DATA_ROOT, database, exchange, queue prefix and ports) so a
 developer's running stack is left alone."""
 
+import asyncio
 import os
 import re
 import subprocess
@@ -13,7 +14,8 @@ import psycopg
 
 from common_py.devstack import postgres as pg
 from common_py.devstack.services import SERVICES
-from common_py.testing import TEST_QUEUE_EXPIRES_MS
+from common_py.settings import CommonSettings
+from common_py.testing import TEST_QUEUE_EXPIRES_MS, delete_test_topology
 
 REPO = Path(__file__).resolve().parents[2]
 OFFSET = 1000
@@ -72,3 +74,7 @@ def test_make_up_twice_then_down_twice(stack_env, tmp_path):
     finally:
         make("down", env)
         pg.drop_database(dsn)
+        # the services' queues (x-expires would remove them in 15 min; a clean run leaves nothing)
+        asyncio.run(delete_test_topology(CommonSettings(
+            postgres_dsn=dsn, bus_broker=env["BUS_BROKER"], bus_exchange=env["BUS_EXCHANGE"],
+            bus_queue_prefix=env["BUS_QUEUE_PREFIX"])))
