@@ -266,14 +266,25 @@ class EventSink:
         return [p for p in self.got[key] if p["job_id"] == job_id]
 
     async def wait_for(self, key: str, job_id: str, count: int = 1, timeout: float = 60.0) -> list[dict]:
+        """The job's `key` events once there are at least `count`.
+
+        Each routing key reaches the sink through its own queue, so events written in one
+        transaction (the last `.ready` and the `.completed`) may arrive in any order: wait for
+        what is asserted on, not for the event that was emitted with it."""
+        return await self.wait_until(key, job_id, lambda events: len(events) >= count, timeout,
+                                     what=f"{count} event(s)")
+
+    async def wait_until(self, key: str, job_id: str, done, timeout: float = 60.0,
+                         what: str = "the condition") -> list[dict]:
+        """The job's `key` events once `done(events)` holds (e.g. their frames add up to a count)."""
         import asyncio
         import time
 
         deadline = time.monotonic() + timeout
-        while len(self.for_job(key, job_id)) < count:
+        while not done(self.for_job(key, job_id)):
             if time.monotonic() > deadline:
-                raise AssertionError(f"{key} for {job_id}: {len(self.for_job(key, job_id))} of {count} "
-                                     f"after {timeout}s")
+                raise AssertionError(f"{key} for {job_id}: {len(self.for_job(key, job_id))} event(s), "
+                                     f"not {what}, after {timeout}s")
             await asyncio.sleep(0.05)
         return self.for_job(key, job_id)
 

@@ -60,9 +60,9 @@ async def test_collects_selected_products_skips_bad_images_and_reuses_across_job
     done = await sink.wait_for("products.collections.completed", job1)
     assert len(done) == 1
     # the count comes on a queue of its own: it may land after the completion
-    batch = await sink.wait_for("products.images.ready.batch", job1)
-    ready = sink.for_job("products.image.ready", job1)
-    assert batch[0]["total_images"] == len(ready) == 3  # a1, a2 (copy dropped), b1 (broken + missing skipped)
+    total = (await sink.wait_for("products.images.ready.batch", job1))[0]["total_images"]
+    ready = await sink.wait_for("products.image.ready", job1, count=total)  # also a queue of its own
+    assert total == len(ready) == 3  # a1, a2 (copy dropped), b1 (broken + missing skipped)
     assert {r["product_id"] for r in ready} == {"pillow-a", "amz-pillow-b"}
     for r in ready:
         path = bus_settings.data_root / r["local_path"]
@@ -77,7 +77,8 @@ async def test_collects_selected_products_skips_bad_images_and_reuses_across_job
     await producer.publish("products.collect.request", {"job_id": job2, "industry": "ergonomic pillow",
                                                         "top_amz": 1, "top_ebay": 1})
     await sink.wait_for("products.collections.completed", job2)
-    ready2 = sink.for_job("products.image.ready", job2)
+    total2 = (await sink.wait_for("products.images.ready.batch", job2))[0]["total_images"]
+    ready2 = await sink.wait_for("products.image.ready", job2, count=total2)
     assert {r["image_id"] for r in ready2} == set(mtimes)
     assert all(os.stat(bus_settings.data_root / r["local_path"]).st_mtime_ns == mtimes[r["image_id"]] for r in ready2)
     assert await db_pool.fetchval("SELECT count(*) FROM product_images WHERE product_id IN "

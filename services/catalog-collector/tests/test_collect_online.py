@@ -82,7 +82,9 @@ async def test_online_products_arrive_as_events_and_rows_and_a_second_job_downlo
     await sink.bus.publish("products.collect.request", {"job_id": job1, "industry": "ergonomic pillow",
                                                         "top_amz": 2, "top_ebay": 3})
     await sink.wait_for("products.collections.completed", job1)
-    ready = sink.for_job("products.image.ready", job1)
+    # the count and the per-image events come on queues of their own: they may lag the completion
+    total = (await sink.wait_for("products.images.ready.batch", job1))[0]["total_images"]
+    ready = await sink.wait_for("products.image.ready", job1, count=total)
     per_product = {}
     for r in ready:
         per_product[r["product_id"]] = per_product.get(r["product_id"], 0) + 1
@@ -93,7 +95,7 @@ async def test_online_products_arrive_as_events_and_rows_and_a_second_job_downlo
         "amz-B0CX4PILLW": 2,          # A1 + A2 (A3 over the size cap)
         "amz-B0D7NECK22": 1,
     }
-    assert (await sink.wait_for("products.images.ready.batch", job1))[0]["total_images"] == 8
+    assert total == len(ready) == 8
     assert [(s.query["limit"], s.query["offset"]) for s in replay.requests("GET", EBAY_SEARCH)] == [("2", "0"), ("1", "2")]
     assert not any("10.20.30.40" in s.path for s in replay.seen)
     for r in ready:
@@ -120,7 +122,8 @@ async def test_online_products_arrive_as_events_and_rows_and_a_second_job_downlo
     await sink.bus.publish("products.collect.request", {"job_id": job2, "industry": "ergonomic pillow",
                                                         "top_amz": 2, "top_ebay": 3})
     await sink.wait_for("products.collections.completed", job2)
-    ready2 = sink.for_job("products.image.ready", job2)
+    total2 = (await sink.wait_for("products.images.ready.batch", job2))[0]["total_images"]
+    ready2 = await sink.wait_for("products.image.ready", job2, count=total2)
     assert {r["image_id"] for r in ready2} == {r["image_id"] for r in ready if r["product_id"].startswith("ebay-")}
     assert all(os.stat(bus_settings.data_root / r["local_path"]).st_mtime_ns == mtimes[r["image_id"]] for r in ready2)
     downloads = [s.path for s in replay.seen if s.path.startswith(("/images/", "/buy/browse/v1/item/"))]

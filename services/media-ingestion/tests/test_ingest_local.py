@@ -61,14 +61,15 @@ async def test_ingests_keyframes_skips_broken_video_and_reuses_across_jobs(
     await sink.bus.publish("videos.search.request", {"job_id": job, "industry": "pillow", "queries": ["pillow"],
                                                      "platforms": ["youtube"], "recency_days": 7})
     await sink.wait_for("videos.collections.completed", job, timeout=120)
-    ready = {e["video_id"]: e["frames"] for e in sink.for_job("video.keyframes.ready", job)}
+    # the count and the per-video events come on queues of their own: they may lag the completion
+    total = (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"]
+    ready = {e["video_id"]: e["frames"] for e in await sink.wait_until(
+        "video.keyframes.ready", job, lambda evs: sum(len(e["frames"]) for e in evs) >= total)}
     assert set(ready) == {"yt-three", "five"}  # broken skipped, "other" not selected
     assert 3 <= len(ready["yt-three"]) <= 8 and 3 <= len(ready["five"]) <= 8
     # one keyframe per shot at least: every 1.5 s shot of the 3-shot video is represented
     shots = sorted({int(f["ts"] // 1.5) for f in ready["yt-three"]})
     assert shots == [0, 1, 2]
-    # the count comes on a queue of its own: it may land after the completion
-    total = (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"]
     assert total == sum(len(f) for f in ready.values())
     for frames in ready.values():
         for f in frames:
@@ -84,7 +85,9 @@ async def test_ingests_keyframes_skips_broken_video_and_reuses_across_jobs(
     await sink.bus.publish("videos.search.request", {"job_id": job2, "industry": "pillow", "queries": ["pillow"],
                                                      "platforms": ["youtube"], "recency_days": 7})
     await sink.wait_for("videos.collections.completed", job2, timeout=60)
-    again = [f for e in sink.for_job("video.keyframes.ready", job2) for f in e["frames"]]
+    again = [f for e in await sink.wait_until("video.keyframes.ready", job2,
+                                              lambda evs: sum(len(e["frames"]) for e in evs) >= len(mtimes))
+             for f in e["frames"]]
     assert {f["frame_id"] for f in again} == set(mtimes)
     assert all(os.stat(bus_settings.data_root / f["local_path"]).st_mtime_ns == mtimes[f["frame_id"]] for f in again)
 

@@ -48,13 +48,14 @@ async def test_online_videos_arrive_as_events_and_rows_and_a_second_job_download
     job = await create_job(db_pool, "ergonomic pillow")
     await sink.bus.publish("videos.search.request", {"job_id": job, **REQUEST})
     await sink.wait_for("videos.collections.completed", job, timeout=120)
-
-    ready = {e["video_id"]: e["frames"] for e in sink.for_job("video.keyframes.ready", job)}
+    # the count and the per-video events come on queues of their own: they may lag the completion
+    total = (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"]
+    ready = {e["video_id"]: e["frames"] for e in await sink.wait_until(
+        "video.keyframes.ready", job, lambda evs: sum(len(e["frames"]) for e in evs) >= total)}
     # k9Vb2LmQw0E (40 days old, in the 60-day window) failed to download: skipped, the job goes on
     assert set(ready) == {"yt-Xq3pTq8mNfA", "yt-N4wQuery2v0", "bili-BV1Ht4y1M7pq"}
     assert all(3 <= len(frames) <= 8 for frames in ready.values())
     assert sorted({int(f["ts"] // 1.5) for f in ready["bili-BV1Ht4y1M7pq"]}) == [0, 1, 2]  # every shot seen
-    total = (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"]  # own queue: may lag
     assert total == sum(len(f) for f in ready.values())
     assert sorted(media.paths()) == ["/upgcxcode/BV1Ht4y1M7pq/30032.m4s", "/videoplayback/N4wQuery2v0/244.webm",
                                      "/videoplayback/Xq3pTq8mNfA/244.webm", "/videoplayback/k9Vb2LmQw0E/244.webm"]
@@ -74,7 +75,7 @@ async def test_online_videos_arrive_as_events_and_rows_and_a_second_job_download
     job2 = await create_job(db_pool, "ergonomic pillow")
     await sink.bus.publish("videos.search.request", {"job_id": job2, **REQUEST})
     await sink.wait_for("videos.collections.completed", job2, timeout=60)
-    again = {e["video_id"]: e["frames"] for e in sink.for_job("video.keyframes.ready", job2)}
+    again = {e["video_id"]: e["frames"] for e in await sink.wait_for("video.keyframes.ready", job2, count=len(ready))}
     assert {v: [f["frame_id"] for f in fs] for v, fs in again.items()} == {
         v: [f["frame_id"] for f in fs] for v, fs in ready.items()}
     assert media.paths() == ["/videoplayback/k9Vb2LmQw0E/244.webm"]  # only the one that failed is tried again
