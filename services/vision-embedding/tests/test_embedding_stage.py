@@ -71,7 +71,8 @@ async def test_embeds_masked_and_raw_assets_and_completes_once(start_service, ev
     await sink.wait_for("video.embeddings.completed", job, timeout=60)
     # the per-asset events come on queues of their own: they may arrive after the completions
     assert {e["asset_id"] for e in await sink.wait_for("image.embedding.ready", job, count=2)} == {"img-a", "img-b"}
-    assert {e["asset_id"] for e in await sink.wait_for("video.embedding.ready", job)} == {"v1-f0"}  # the corrupt one failed
+    # the corrupt keyframe failed: only the other one is embedded
+    assert {e["asset_id"] for e in await sink.wait_for("video.embedding.ready", job)} == {"v1-f0"}
 
     rows = {r["img_id"]: r for r in await db_pool.fetch("SELECT img_id, emb_rgb, emb_gray, emb_model FROM product_images")}
     frame = await db_pool.fetchrow("SELECT emb_rgb, emb_gray FROM video_frames WHERE frame_id = 'v1-f0'")
