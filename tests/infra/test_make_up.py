@@ -33,6 +33,14 @@ def supervisor_pids(data_root: Path) -> dict[str, str]:
     return dict(re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+)", out, re.M))
 
 
+def answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.ConnectError:
+        return False
+    return True
+
+
 def test_make_up_twice_then_down_twice(stack_env, tmp_path):
     dsn = pg.with_database(stack_env["POSTGRES_DSN"], f"pvm_makeup_{uuid.uuid4().hex[:8]}")
     data_root = tmp_path / "data"
@@ -63,11 +71,8 @@ def test_make_up_twice_then_down_twice(stack_env, tmp_path):
         assert down.returncode == 0, down.stderr
         assert "stopped: services" in down.stdout and "postgres" not in down.stdout
         for spec in SERVICES:
-            try:
-                httpx.get(f"http://127.0.0.1:{spec.port + OFFSET}/healthz", timeout=1)
-                raise AssertionError(f"{spec.name} still answers after make down")
-            except httpx.ConnectError:
-                pass
+            assert not answers(f"http://127.0.0.1:{spec.port + OFFSET}/healthz"), \
+                f"{spec.name} still answers after make down"
         assert pg.probe(dsn) is None, "make down stopped a Postgres it did not start"
         again = make("down", env)
         assert again.returncode == 0 and "nothing" in again.stdout

@@ -204,27 +204,32 @@ def start_service(bus_settings, tmp_path):
     assert not bad, f"services did not shut down cleanly on SIGTERM: {bad}"
 
 
-async def declared_queues(settings: CommonSettings, service: str, routing_keys: list[str]) -> dict[str, bool]:
-    """For each routing key: are the service's queue, retry queue and DLQ all declared?"""
-    conn = await aio_pika.connect(settings.bus_broker)
-    out = {}
+async def existing_queues(broker: str, names: list[str]) -> set[str]:
+    """Those of `names` that the broker has (a passive declare of each)."""
+    conn = await aio_pika.connect(broker)
+    found = set()
     try:
-        for key in routing_keys:
-            base = f"{settings.bus_queue_prefix}{service}.{key}"
-            ok = True
-            for name in (base, base + ".retry", base + ".dlq"):
-                channel = await conn.channel()  # a failed passive declare closes its channel
-                try:
-                    await channel.declare_queue(name, passive=True)
-                except aio_pika.exceptions.ChannelClosed:
-                    ok = False
-                finally:
-                    if not channel.is_closed:
-                        await channel.close()
-            out[key] = ok
+        for name in names:
+            channel = await conn.channel()  # a failed passive declare closes its channel
+            try:
+                await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                continue  # not declared
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+            found.add(name)
     finally:
         await conn.close()
-    return out
+    return found
+
+
+async def declared_queues(settings: CommonSettings, service: str, routing_keys: list[str]) -> dict[str, bool]:
+    """For each routing key: are the service's queue, retry queue and DLQ all declared?"""
+    names = {key: [base, base + ".retry", base + ".dlq"] for key in routing_keys
+             for base in [f"{settings.bus_queue_prefix}{service}.{key}"]}
+    found = await existing_queues(settings.bus_broker, [n for ns in names.values() for n in ns])
+    return {key: set(ns) <= found for key, ns in names.items()}
 
 
 async def check_service_boots(start_service, bus_settings, name: str, routing_keys: list[str]) -> "ServiceProcess":

@@ -10,7 +10,7 @@ from contracts import ContractError
 
 from common_py.bus import EventBus
 from common_py.errors import ErrorCode, FatalError, JobFailed
-from common_py.testing import create_job
+from common_py.testing import create_job, existing_queues
 from cp_helpers import drain_queue, publish_raw, wait_for
 
 
@@ -291,21 +291,6 @@ async def test_exhausting_retries_of_a_critical_message_fails_the_job(bus_pair, 
     assert len(dead) == 1
 
 
-async def _queue_exists(broker: str, name: str) -> bool:
-    import aio_pika
-
-    conn = await aio_pika.connect(broker)
-    try:
-        channel = await conn.channel()
-        try:
-            await channel.declare_queue(name, passive=True)
-            return True
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            return False
-    finally:
-        await conn.close()
-
-
 async def test_queues_of_a_dead_process_expire_when_asked_to(bus_settings, db_pool):
     """A test run that is killed never deletes its queues; with BUS_QUEUE_EXPIRES_MS the broker
     does, once they have had no consumer that long (quorum, retry and DLQ queues alike)."""
@@ -314,10 +299,10 @@ async def test_queues_of_a_dead_process_expire_when_asked_to(bus_settings, db_po
     sub = bus.subscribe("products.image.ready", lambda event, ctx: None)
     await bus.start()
     names = [sub.queue_name, sub.retry_queue, sub.dlq]
-    assert all([await _queue_exists(settings.bus_broker, n) for n in names])
+    assert await existing_queues(settings.bus_broker, names) == set(names)
     await bus.stop(grace_s=0)  # what is left behind is what a killed process leaves: the queues
     await asyncio.sleep(5)
-    assert [n for n in names if await _queue_exists(settings.bus_broker, n)] == []
+    assert await existing_queues(settings.bus_broker, names) == set()
 
 
 def test_production_queues_do_not_expire_by_default():

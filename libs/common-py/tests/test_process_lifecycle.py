@@ -1,7 +1,6 @@
 """Crash before ack, and SIGTERM with a handler in flight, on real processes."""
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from common_py.bus import EventBus
-from common_py.testing import create_job, free_port
+from common_py.testing import create_job, free_port, service_env
 from cp_helpers import wait_for
 
 WORKER = Path(__file__).with_name("worker_proc.py")
@@ -19,11 +18,8 @@ WORKER = Path(__file__).with_name("worker_proc.py")
 
 def start_worker(mode, settings, mark_dir) -> subprocess.Popen:
     port = free_port()
-    env = dict(os.environ, POSTGRES_DSN=settings.postgres_dsn, BUS_BROKER=settings.bus_broker,
-               BUS_EXCHANGE=settings.bus_exchange, BUS_QUEUE_PREFIX=settings.bus_queue_prefix,
-               BUS_QUEUE_EXPIRES_MS=str(settings.bus_queue_expires_ms),
-               BUS_RETRY_BASE_MS="50", BUS_SHUTDOWN_GRACE_S="10", DATA_ROOT=str(settings.data_root),
-               WORKER_MARK_DIR=str(mark_dir), LOG_LEVEL="WARNING", HTTP_PORT=str(port))
+    env = service_env(settings, BUS_SHUTDOWN_GRACE_S="10", WORKER_MARK_DIR=str(mark_dir), LOG_LEVEL="WARNING",
+                      HTTP_PORT=str(port))
     log = open(mark_dir / f"worker-{mode}-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, str(WORKER), mode], env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.port = port
