@@ -20,6 +20,8 @@ commit OUT (put it under data/, which git ignores, or outside the repo).
 Examples:
   python scripts/make_grocery_dataset.py --split train data/bench/grocery-train
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val --videos 30
+  # each product also gets 3 of its train in-store photos as gallery images (a listing's extra views)
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-g3 --gallery 3 --gallery-from train
 """
 from __future__ import annotations
 
@@ -125,7 +127,16 @@ class Camera:
             yield f
 
 
-def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int) -> dict:
+def gallery_photos(grocery: Path, split: str, per_product: int, seed: int) -> dict[str, list[str]]:
+    """``per_product`` in-store photos of each packaged class from ``split``: extra catalog views
+    (a listing's gallery), drawn with their own random stream so the clips do not change."""
+    packages, _ = read_split(grocery, split)
+    rng = random.Random(f"{seed}-gallery-{split}")
+    return {c: rng.sample(v, min(per_product, len(v))) for c, v in sorted(packages.items())}
+
+
+def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
+          gallery: dict[str, list[str]] | None = None) -> dict:
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
     products = iconic_products(grocery)
@@ -144,10 +155,13 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int) -> dic
         dst = out / "catalog" / pid / "0.jpg"
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(grocery / p["iconic"], dst)
+        images = [f"catalog/{pid}/0.jpg"]
+        for i, photo in enumerate((gallery or {}).get(p["name"], []), start=1):
+            shutil.copyfile(grocery / photo, dst.with_name(f"{i}.jpg"))
+            images.append(f"catalog/{pid}/{i}.jpg")
         catalog.append({"product_id": pid, "src": "local", "title": p["name"].replace("-", " "),
                         "brand": p["name"].split("-")[0], "url": f"local://grocery/{pid}",
-                        "keywords": ["grocery", p["coarse"].lower()],
-                        "images": [f"catalog/{pid}/0.jpg"]})
+                        "keywords": ["grocery", p["coarse"].lower()], "images": images})
     in_catalog = {slug(p["name"]) for p in products if p["name"] not in HELD_OUT}
 
     pools = {k: rng.sample(v, len(v)) for k, v in sorted(packages.items())}
@@ -220,9 +234,11 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int) -> dic
 
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
-    meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE}
+    meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE,
+            "gallery": {k: v for k, v in (gallery or {}).items() if k not in HELD_OUT}}
     (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
-    return {"products": len(catalog), "videos": len(videos), "pairs": len(matches),
+    return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
+            "videos": len(videos), "pairs": len(matches),
             "shots": len(shots_all), "out": str(out)}
 
 
@@ -236,13 +252,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dataset)")
     ap.add_argument("--grocery", type=Path, default=None,
                     help="grocery dataset folder (default: $SHARED_DIR/datasets/grocery or ../shared/...)")
+    ap.add_argument("--gallery", type=int, default=0, metavar="N",
+                    help="add N in-store photos per product to the catalog, as a listing's extra gallery "
+                         "images, taken from --gallery-from (default 0: the iconic image only)")
+    ap.add_argument("--gallery-from", choices=["train", "val"], default=None,
+                    help="the split the gallery photos come from; must not be --split, so no clip "
+                         "shows a photo that is also a catalog image")
     args = ap.parse_args(argv)
     grocery = args.grocery or default_grocery()
+    if args.gallery and (args.gallery_from is None or args.gallery_from == args.split):
+        ap.error("--gallery needs --gallery-from naming the other split than --split")
     if not (grocery / "classes.csv").is_file():
         print(f"grocery dataset not found at {grocery} (set --grocery or SHARED_DIR)", file=sys.stderr)
         return 2
     n = args.videos if args.videos is not None else (80 if args.split == "train" else 30)
-    print(json.dumps(build(args.split, args.out, grocery, n, args.seed)))
+    gallery = gallery_photos(grocery, args.gallery_from, args.gallery, args.seed) if args.gallery else None
+    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery)))
     return 0
 
 
