@@ -68,10 +68,33 @@ def test_save_load_round_trip(tmp_path):
     save_features(tmp_path / "kp" / "a.npz", fs)
     back = load_features(tmp_path / "kp" / "a.npz")
     assert back.image_shape == (300, 220) and set(back.features) == {"sift", "akaze"}
-    assert np.allclose(back.features["sift"].desc, fs.features["sift"].desc, atol=1e-3)
+    # SIFT is stored as its uint8 histograms, so the RootSIFT that comes back is the one computed
+    # at detection, to float32 rounding
+    assert back.features["sift"].desc.dtype == np.float32
+    assert np.allclose(back.features["sift"].desc, fs.features["sift"].desc, rtol=0, atol=1e-6)
     assert np.array_equal(back.features["akaze"].desc, fs.features["akaze"].desc)
     assert back.features["akaze"].binary and not back.features["sift"].binary
     assert np.array_equal(back.extra["thumb"], np.arange(6))
+    with np.load(tmp_path / "kp" / "a.npz") as z:
+        assert z["sift__counts"].dtype == np.uint8 and "sift__desc" not in z.files
+
+
+def test_sift_counts_follow_a_subset_and_float16_files_still_load(tmp_path):
+    f = extract(textured(3), None, "sift", 1500, 400)
+    assert f.sift_counts is not None and f.sift_counts.shape == f.desc.shape
+    half = f.subset(np.arange(len(f)) % 2 == 0)
+    assert np.array_equal(half.sift_counts, f.sift_counts[::2])
+    save_features(tmp_path / "half.npz", FeatureSet((300, 220), {"sift": half}))
+    assert np.allclose(load_features(tmp_path / "half.npz").features["sift"].desc, f.desc[::2], atol=1e-6)
+    # a feature set without the counts (an older file, or one built by hand) is stored as float16
+    # RootSIFT, and loads as float32 within float16's precision
+    f.sift_counts = None
+    save_features(tmp_path / "f16.npz", FeatureSet((300, 220), {"sift": f}))
+    with np.load(tmp_path / "f16.npz") as z:
+        assert z["sift__desc"].dtype == np.float16
+    back = load_features(tmp_path / "f16.npz").features["sift"]
+    assert back.desc.dtype == np.float32 and np.allclose(back.desc, f.desc, atol=1e-3)
+    assert back.sift_counts is None
 
 
 def test_implausible_homographies_are_rejected():

@@ -36,13 +36,18 @@ class Features:
     angle: np.ndarray  # (N,) float32 degrees
     # (N,) bool: inside the (grown) product mask; None when detection ran inside the mask only
     in_mask: np.ndarray | None = None
+    # (N, 128) uint8: the SIFT histograms ``desc`` was computed from (OpenCV's SIFT values are
+    # whole numbers <= 255), kept from detection until the feature file is written: stored instead
+    # of ``desc``, they are exact and a quarter of float32's size (None once loaded)
+    sift_counts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
 
     def subset(self, sel: np.ndarray) -> "Features":
         return Features(self.method, self.xy[sel], self.desc[sel], self.size[sel], self.angle[sel],
-                        None if self.in_mask is None else self.in_mask[sel])
+                        None if self.in_mask is None else self.in_mask[sel],
+                        None if self.sift_counts is None else self.sift_counts[sel])
 
     def masked(self) -> "Features":
         """The keypoints inside the product mask (all of them when there is no flag)."""
@@ -125,7 +130,9 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
     xy = pts / s
     size = np.array([k.size for k in kps], np.float32) / s
     angle = np.array([k.angle for k in kps], np.float32)
+    counts = None
     if method == "sift":
+        counts = desc.astype(np.uint8) if desc.max() <= 255 else None  # always so with OpenCV's SIFT
         desc = root_sift(desc)
     in_mask = None
     if region == "image":
@@ -135,7 +142,7 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
             xi = np.clip(pts[:, 0].astype(int), 0, m.shape[1] - 1)
             yi = np.clip(pts[:, 1].astype(int), 0, m.shape[0] - 1)
             in_mask = m[yi, xi] > 0
-    return Features(method, xy, np.ascontiguousarray(desc), size, angle, in_mask)
+    return Features(method, xy, np.ascontiguousarray(desc), size, angle, in_mask, counts)
 
 
 def extract_all(image: np.ndarray, mask: np.ndarray | None, methods: str | list[str] = "sift",
@@ -146,13 +153,16 @@ def extract_all(image: np.ndarray, mask: np.ndarray | None, methods: str | list[
 
 
 def save_features(path: str | os.PathLike, fs: FeatureSet) -> None:
-    """Write a ``FeatureSet`` as one compressed ``.npz`` (atomic)."""
+    """Write a ``FeatureSet`` as one ``.npz`` (atomic)."""
     arrays: dict[str, np.ndarray] = {"image_shape": np.array(fs.image_shape[:2], np.int32),
                                      "methods": np.array(list(fs.features), dtype="U16")}
     for m, f in fs.features.items():
-        # RootSIFT values are in [0, 1]: float16 halves the blob with no effect on matching
-        desc = f.desc.astype(np.float16) if not f.binary else f.desc
-        arrays.update({f"{m}__xy": f.xy, f"{m}__desc": desc, f"{m}__size": f.size, f"{m}__angle": f.angle})
+        if f.sift_counts is not None:
+            arrays[f"{m}__counts"] = f.sift_counts  # RootSIFT is recomputed from them on load
+        else:
+            # RootSIFT values are in [0, 1]: float16 halves the blob with no effect on matching
+            arrays[f"{m}__desc"] = f.desc.astype(np.float16) if not f.binary else f.desc
+        arrays.update({f"{m}__xy": f.xy, f"{m}__size": f.size, f"{m}__angle": f.angle})
         if f.in_mask is not None:
             arrays[f"{m}__in_mask"] = f.in_mask.astype(bool)
     for k, v in fs.extra.items():
@@ -167,9 +177,12 @@ def load_features(path: str | os.PathLike) -> FeatureSet:
     try:
         fs = FeatureSet(tuple(int(v) for v in z["image_shape"]))
         for m in z["methods"].tolist():
-            desc = z[f"{m}__desc"]
-            fs.features[m] = Features(m, z[f"{m}__xy"].astype(np.float32),
-                                      desc if desc.dtype == np.uint8 else desc.astype(np.float32),
+            if f"{m}__counts" in z:
+                desc = root_sift(z[f"{m}__counts"])
+            else:  # AKAZE (uint8), or float16 RootSIFT (files written before the counts were kept)
+                desc = z[f"{m}__desc"]
+                desc = desc if desc.dtype == np.uint8 else desc.astype(np.float32)
+            fs.features[m] = Features(m, z[f"{m}__xy"].astype(np.float32), desc,
                                       z[f"{m}__size"], z[f"{m}__angle"],
                                       z[f"{m}__in_mask"].astype(bool) if f"{m}__in_mask" in z else None)
     except KeyError as exc:
