@@ -132,7 +132,9 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
     angle = np.array([k.angle for k in kps], np.float32)
     counts = None
     if method == "sift":
-        counts = desc.astype(np.uint8) if desc.max() <= 255 else None  # always so with OpenCV's SIFT
+        # OpenCV's SIFT values are whole numbers <= 255; were a build to differ, keep float16 storage
+        exact = desc.max() <= 255 and np.array_equal(desc, np.rint(desc))
+        counts = desc.astype(np.uint8) if exact else None
         desc = root_sift(desc)
     in_mask = None
     if region == "image":
