@@ -178,34 +178,15 @@ class AssetStage:
 
     # -- processing -----------------------------------------------------------------------------
     async def _claim(self, assets: list[Asset]) -> list[Asset]:
-        """Lease the assets that are still to do; the others are done (or leased elsewhere).
-
-        One statement for the whole batch: an asset not yet recorded is inserted already leased;
-        a recorded one is leased if it is pending and its lease has run out (or never started), or
-        if this is its masked computation, which may overtake a raw one running on the watermark
-        (the first to finish is kept, see _finish)."""
-        # one row per asset: an upsert may not touch the same row twice in one statement
-        unique: dict[tuple[str, str, str], Asset] = {}
+        """Lease the assets that are still to do; the others are done (or leased elsewhere). One
+        statement for the batch (completion.lease_assets); a masked computation may overtake a raw
+        one running on the watermark (the first to finish is kept, see _finish)."""
+        unique: dict[tuple[str, str, str], Asset] = {}  # a batch may name an asset twice
         for a in assets:
-            unique.setdefault((a.job_id, a.kind, a.asset_id), a)
-        assets = list(unique.values())
-        rows = await self.uow.pool.fetch(
-            """INSERT INTO stage_assets (job_id, stage, asset_id, status, local_path, mask_path, due_at)
-               SELECT t.job_id, t.stage, t.asset_id, 'pending', t.local_path, t.mask_path,
-                      now() + make_interval(secs => $6)
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-                    AS t(job_id, stage, asset_id, local_path, mask_path)
-               ON CONFLICT (job_id, stage, asset_id) DO UPDATE SET
-                   local_path = COALESCE(stage_assets.local_path, EXCLUDED.local_path),
-                   mask_path = COALESCE(EXCLUDED.mask_path, stage_assets.mask_path),
-                   due_at = EXCLUDED.due_at, updated_at = now()
-               WHERE stage_assets.status = 'pending'
-                 AND (stage_assets.due_at IS NULL OR stage_assets.due_at <= now() OR EXCLUDED.mask_path IS NOT NULL)
-               RETURNING job_id, stage, asset_id""",
-            [a.job_id for a in assets], [self.stage(a.kind) for a in assets], [a.asset_id for a in assets],
-            [a.local_path for a in assets], [a.mask_path for a in assets], self.lease_s)
-        leased = {(r["job_id"], r["stage"], r["asset_id"]) for r in rows}
-        return [a for a in assets if (a.job_id, self.stage(a.kind), a.asset_id) in leased]
+            unique.setdefault((a.job_id, self.stage(a.kind), a.asset_id), a)
+        leased = await completion.lease_assets(
+            self.uow.pool, [(*key, a.local_path, a.mask_path) for key, a in unique.items()], self.lease_s)
+        return [a for key, a in unique.items() if key in leased]
 
     async def process(self, assets: list[Asset]) -> None:
         """Compute (or reuse) and record each asset; emit its per-asset event and, when it is the

@@ -38,18 +38,47 @@ async def _lock_stage(tx: Transaction, job_id: str, stage: str, expected: int | 
         job_id, stage, expected)
 
 
+# A recorded asset keeps its first image path and takes a mask as soon as one is known.
+_MERGE_PATHS = """local_path = COALESCE(stage_assets.local_path, EXCLUDED.local_path),
+               mask_path = COALESCE(EXCLUDED.mask_path, stage_assets.mask_path)"""
+
+
 async def register_asset(tx: Transaction, job_id: str, stage: str, asset_id: str, *,
                          local_path: str | None = None, mask_path: str | None = None,
                          due_in_s: float | None = None) -> None:
     """Note an asset as pending (the watermark path); keeps whatever is already recorded."""
     await tx.conn.execute(
-        """INSERT INTO stage_assets (job_id, stage, asset_id, status, local_path, mask_path, due_at)
+        f"""INSERT INTO stage_assets (job_id, stage, asset_id, status, local_path, mask_path, due_at)
            VALUES ($1, $2, $3, 'pending', $4, $5,
                    CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6::float8) END)
-           ON CONFLICT (job_id, stage, asset_id) DO UPDATE SET
-               local_path = COALESCE(stage_assets.local_path, EXCLUDED.local_path),
-               mask_path = COALESCE(EXCLUDED.mask_path, stage_assets.mask_path)""",
+           ON CONFLICT (job_id, stage, asset_id) DO UPDATE SET {_MERGE_PATHS}""",
         job_id, stage, asset_id, local_path, mask_path, due_in_s)
+
+
+async def lease_assets(conn_or_tx, assets: list[tuple[str, str, str, str | None, str | None]],
+                       lease_s: float) -> set[tuple[str, str, str]]:
+    """Lease the (job_id, stage, asset_id, local_path, mask_path) rows still to do, in one
+    statement; returns the (job_id, stage, asset_id) leased.
+
+    An asset not yet recorded is inserted already leased; a recorded one is leased if it is
+    pending and its lease has run out (or never started), or if this is its masked computation
+    (a mask path given), which may overtake a raw one running on the watermark. Each asset may
+    appear once (an upsert may not touch the same row twice in one statement)."""
+    conn = getattr(conn_or_tx, "conn", conn_or_tx)
+    cols = list(zip(*assets)) if assets else [[]] * 5
+    rows = await conn.fetch(
+        f"""INSERT INTO stage_assets (job_id, stage, asset_id, status, local_path, mask_path, due_at)
+           SELECT t.job_id, t.stage, t.asset_id, 'pending', t.local_path, t.mask_path,
+                  now() + make_interval(secs => $6)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                AS t(job_id, stage, asset_id, local_path, mask_path)
+           ON CONFLICT (job_id, stage, asset_id) DO UPDATE SET {_MERGE_PATHS},
+               due_at = EXCLUDED.due_at, updated_at = now()
+           WHERE stage_assets.status = 'pending'
+             AND (stage_assets.due_at IS NULL OR stage_assets.due_at <= now() OR EXCLUDED.mask_path IS NOT NULL)
+           RETURNING job_id, stage, asset_id""",
+        *(list(c) for c in cols), lease_s)
+    return {(r["job_id"], r["stage"], r["asset_id"]) for r in rows}
 
 
 async def mark_asset(tx: Transaction, job_id: str, stage: str, asset_id: str,
