@@ -1,55 +1,107 @@
-"""Keyframe selection: one sharp frame per shot (two for long shots), 3-8 per video.
+"""Keyframe selection: every shot of the video represented by its sharpest frame, more where a
+shot is long or keeps changing, within a ceiling that grows with the video's length.
 
 A product video is a sequence of shots; a shot change is where the colour histogram of the
-picture jumps. Within a shot the frames show the same thing, so the best representative is the
-sharpest (variance of the Laplacian: motion blur and defocus both lower it). Near-black or
-flat frames (fades, title cards) are never chosen.
+picture jumps. Within a shot the frames show the same thing, so its best representative is the
+sharpest (variance of the Laplacian: motion blur and defocus both lower it). A shot that drifts
+(a pan along a shelf, a product brought into view) is cut into *spans* once its picture has moved
+far enough from where the span began, and every span is treated like a shot. Near-black or flat
+frames (fades, title cards) are never chosen.
 
-Decoding is sequential with ``grab()`` for frames we do not analyse (cheap: no colour conversion),
-sampling at most ``sample_fps`` frames per second, so a long video costs little more than a short
-one. ``ts`` is the frame index over the stream's frame rate: exact for constant-frame-rate files
-(CAP_PROP_POS_MSEC is not reliable for every container).
+Per span: its sharpest frame (the primary), and for spans of at least ``long_shot_s`` a second
+one ``min_gap_s`` away (another look at the same object: consistency evidence for the matcher).
+The video's budget is ``max_frames`` for a short clip and ``per_minute`` per minute of a long one,
+at most ``max_total``; primaries go first (the longest spans when there are more spans than
+budget), then second frames, longest span first. Every keyframe carries the span it stands for
+(``shot_start``, ``shot_end``), which is what a match's on-screen segments are made of.
+
+Decoding (PyAV, FFmpeg) looks only at ``sample_fps`` frames a second: the others are decoded
+(a codec needs them) but never converted, and frames no other frame refers to (B-frames) are not
+even decoded when the stream has enough frames without them. The sampled frames are analysed at
+``analysis_side`` pixels; only a span's few best candidates are kept at full size. ``ts`` is
+the frame's presentation time from the container, so it is exact for variable frame rates too.
+A kept frame is held as JPEG bytes (what media-ingestion stores), so memory stays small for a long
+video.
 """
 from __future__ import annotations
 
 import heapq
 import logging
+import math
 import os
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 
+import av
+from av.video.reformatter import VideoReformatter
 import cv2
 import numpy as np
 
 from .errors import VideoError
-
-# cut_threshold: Bhattacharyya distance between HSV histograms of consecutive samples (0.2 s
-# apart). Measured on the grocery clips: inside a moving shot <= 0.13, across a cut >= 0.20.
+from .image_io import decode_image, encode_image
 
 log = logging.getLogger(__name__)
 
-
 # media-ingestion stores keyframes as JPEG at this quality and every later stage reads that file;
-# scripts/bench_quality.py goes through the same encode/decode so it sees the same pixels.
+# scripts/bench_quality.py goes through the same bytes, so it sees the same pixels.
 KEYFRAME_JPEG_QUALITY = 92
 
 
 @dataclass
 class Keyframe:
     ts: float  # seconds from the start of the video
-    image: np.ndarray  # BGR uint8
+    jpeg: bytes  # the frame, encoded as it is stored
     sharpness: float = 0.0
-    shot: int = 0
-    frame_index: int = 0
+    shot: int = 0  # index of the span (shot, or part of a drifting shot) it stands for
+    shot_start: float = 0.0
+    shot_end: float = 0.0
+
+    @property
+    def image(self) -> np.ndarray:
+        """The frame as BGR uint8 (decoded on each access: callers keep what they need)."""
+        return decode_image(self.jpeg, f"keyframe@{self.ts:.3f}s")
 
 
 @dataclass
-class _Shot:
+class KeyframeSettings:
+    min_frames: int = 3
+    max_frames: int = 8  # the budget of a short clip (SPEC: 3-8)
+    per_minute: float = 30.0  # the budget of a long video, per minute
+    max_total: int = 600  # and never more than this per video
+    sample_fps: float = 5.0
+    # Bhattacharyya distance between HSV histograms of consecutive samples (0.2 s apart).
+    # Measured on the grocery clips: inside a moving shot <= 0.13, across a cut >= 0.20.
+    cut_threshold: float = 0.18
+    min_shot_s: float = 0.5  # a second jump closer than this to a cut is a fade: the shot restarts
+    # A shot is cut into a new span when its picture is this far (same distance) from the span's
+    # first sample, and the span is at least drift_min_s long.
+    drift_threshold: float = 0.25
+    drift_min_s: float = 4.0
+    min_gap_s: float = 0.6  # between a span's two keyframes
+    long_shot_s: float = 2.0  # spans at least this long get a second keyframe
+    max_side: int = 960  # keyframes are stored at most this large
+    analysis_side: int = 480  # cut and sharpness analysis size
+    threads: int = 1  # decoder threads
+
+
+@dataclass
+class _Span:
     index: int
     start: float
     end: float = 0.0
-    # (sharpness, ts, frame_index, image) of the sharpest few frames (min-heap on sharpness)
+    ref_hist: np.ndarray | None = None  # the span's first sample, for drift
+    # (sharpness, seq, ts, BGR image) of the sharpest few samples (min-heap on sharpness)
     best: list = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    span: _Span
+    sharpness: float
+    ts: float
+    jpeg: bytes
+    primary: bool
 
 
 def _hist(small_bgr: np.ndarray) -> np.ndarray:
@@ -58,110 +110,164 @@ def _hist(small_bgr: np.ndarray) -> np.ndarray:
     return cv2.normalize(h, h).flatten()
 
 
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    return cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA)
+
+
 def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_32F).var())
 
 
-def extract_keyframes(video_path: str | os.PathLike, min_frames: int = 3, max_frames: int = 8,
-                      sample_fps: float = 5.0, cut_threshold: float = 0.18, min_shot_s: float = 0.5, min_gap_s: float = 0.6,
-                      long_shot_s: float = 2.0, max_side: int = 960) -> list[Keyframe]:
-    """Pick ``min_frames``..``max_frames`` sharp keyframes (fewer only if the video is too short).
+def _resize_max(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if max(h, w) <= side:
+        return image
+    s = side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
-    Raises ``VideoError`` if the file is missing or no frame can be decoded.
-    """
-    p = Path(video_path)
+
+def budget(duration_s: float, ks: KeyframeSettings) -> int:
+    """How many keyframes a video of ``duration_s`` may have."""
+    return int(min(ks.max_total, max(ks.max_frames, math.ceil(ks.per_minute * duration_s / 60.0))))
+
+
+def _open(p: Path):
     if not p.is_file():
         raise VideoError(f"{p}: video file not found")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty video file")
-    cap = cv2.VideoCapture(str(p))
-    if not cap.isOpened():
-        raise VideoError(f"{p}: cannot open video (corrupt or unsupported codec)")
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    if not fps or not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        log.warning("%s: no usable frame rate (%r), assuming 25", p, fps)
-        fps = 25.0
-    step = max(1, int(round(fps / sample_fps)))
-
-    shots: list[_Shot] = []
-    prev_hist = None
-    idx = -1
-    decoded = 0
     try:
-        while True:
-            if not cap.grab():
-                break
-            idx += 1
-            if idx % step:
+        container = av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(f"{p}: cannot open video (corrupt or unsupported codec): {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{p}: cannot open video: no video stream")
+    return container, container.streams.video[0]
+
+
+def extract_keyframes(video_path: str | os.PathLike, min_frames: int = 3, max_frames: int = 8,
+                      settings: KeyframeSettings | None = None) -> list[Keyframe]:
+    """Pick the keyframes of a video (at least ``min_frames`` unless it is too short).
+
+    ``min_frames``/``max_frames`` override the settings' (the SPEC's 3-8 for a short clip).
+    Raises ``VideoError`` if the file is missing or no frame can be decoded.
+    """
+    ks = settings or KeyframeSettings()
+    ks = KeyframeSettings(**{**ks.__dict__, "min_frames": min_frames, "max_frames": max_frames})
+    p = Path(video_path)
+    container, stream = _open(p)
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    if not rate or not math.isfinite(rate) or rate > 1000:
+        rate = 0.0  # unknown: every frame is looked at (the sampling goes by timestamps anyway)
+    stream.thread_type = "AUTO" if ks.threads > 1 else "SLICE"
+    stream.thread_count = max(1, ks.threads)
+    if rate >= 2 * ks.sample_fps:
+        # frames no other frame refers to are not needed to sample at sample_fps: skip decoding them
+        stream.codec_context.skip_frame = "NONREF"
+    tb = stream.time_base
+    t0 = stream.start_time or 0
+    period = 1.0 / ks.sample_fps
+    half_frame = 0.5 / rate if rate else 0.0
+
+    reformatter = VideoReformatter()
+    spans: list[_Span] = []
+    candidates: list[_Candidate] = []
+    seq = count()
+    prev_hist = None
+    next_sample = 0.0
+    last_ts = 0.0
+    sampled = 0
+    try:
+        for frame in container.decode(stream):
+            ts = float((frame.pts - t0) * tb) if frame.pts is not None else last_ts + (1 / rate if rate else period)
+            ts = max(0.0, ts)
+            last_ts = max(last_ts, ts)
+            if ts < next_sample - half_frame:
                 continue
-            ok, frame = cap.retrieve()
-            if not ok or frame is None:
-                continue
-            decoded += 1
-            if max(frame.shape[:2]) > max_side:
-                s = max_side / max(frame.shape[:2])
-                frame = cv2.resize(frame, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-            ts = idx / fps
-            small = cv2.resize(frame, (160, max(1, int(160 * frame.shape[0] / frame.shape[1]))),
-                               interpolation=cv2.INTER_AREA)
-            h = _hist(small)
-            if prev_hist is None or cv2.compareHist(prev_hist, h, cv2.HISTCMP_BHATTACHARYYA) > cut_threshold:
-                if shots and ts - shots[-1].start < min_shot_s:
+            while next_sample <= ts + half_frame:
+                next_sample += period
+            sampled += 1
+            # swscale, on this thread (its default starts a thread pool per call): the same pixels
+            # as OpenCV's own reader
+            image = reformatter.reformat(frame, format="bgr24", threads=1).to_ndarray()
+            small_bgr = _resize_max(image, ks.analysis_side)
+            ah, aw = small_bgr.shape[:2]
+            thumb = cv2.resize(small_bgr, (160, max(1, int(160 * ah / aw))), interpolation=cv2.INTER_AREA)
+            h = _hist(thumb)
+            if prev_hist is None or _distance(prev_hist, h) > ks.cut_threshold:
+                if spans and ts - spans[-1].start < ks.min_shot_s:
                     # a second jump right after a cut: a fade or flash; restart the shot there
                     # (its frames so far are transition blends, not keyframe material)
-                    shots[-1].start, shots[-1].best = ts, []
+                    spans[-1].start, spans[-1].best, spans[-1].ref_hist = ts, [], h
                 else:
-                    if shots:
-                        shots[-1].end = ts
-                    shots.append(_Shot(len(shots), ts))
+                    _close(spans, ts, ks, candidates)
+                    spans.append(_Span(len(spans), ts, ref_hist=h))
+            elif ts - spans[-1].start >= ks.drift_min_s and _distance(spans[-1].ref_hist, h) > ks.drift_threshold:
+                _close(spans, ts, ks, candidates)
+                spans.append(_Span(len(spans), ts, ref_hist=h))
             prev_hist = h
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            gray = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY)
             if gray.std() < 8.0:  # black / flat frame: never a keyframe
                 continue
-            item = (sharpness(gray), ts, idx, frame)
-            best = shots[-1].best
+            item = (sharpness(gray), next(seq), ts, image)
+            best = spans[-1].best
             if len(best) < 4:
                 heapq.heappush(best, item)
             elif item[0] > best[0][0]:
                 heapq.heapreplace(best, item)
-    except cv2.error as exc:
-        if decoded == 0:
+    except av.error.FFmpegError as exc:
+        if sampled == 0:
             raise VideoError(f"{p}: decode error ({exc})") from exc
-        log.warning("%s: decode error after %d frames, keeping what was read: %s", p, decoded, exc)
+        log.warning("%s: decode error after %.1fs of video, keeping what was read: %s", p, last_ts, exc)
     finally:
-        cap.release()
-    if decoded == 0:
+        end = last_ts + (1 / rate if rate else period)
+        try:
+            if sampled:
+                _close(spans, end, ks, candidates)
+        finally:
+            container.close()
+    if sampled == 0:
         raise VideoError(f"{p}: no frame could be decoded (corrupt, empty or unsupported codec)")
-    if shots:
-        shots[-1].end = (idx + 1) / fps
-    return _select(shots, min_frames, max_frames, min_gap_s, long_shot_s)
+    return _select(candidates, budget(end, ks), ks)
 
 
-def _select(shots: list[_Shot], min_frames: int, max_frames: int, min_gap_s: float,
-            long_shot_s: float) -> list[Keyframe]:
-    primaries, secondaries = [], []
-    for sh in shots:
-        if not sh.best:
-            continue
-        ranked = sorted(sh.best, key=lambda t: -t[0])
-        first = ranked[0]
-        primaries.append((sh, first))
-        second = next((t for t in ranked[1:] if abs(t[1] - first[1]) >= min_gap_s), None)
-        if second is not None:
-            secondaries.append((sh, second))
-    # too many shots: keep the longest (a product shown for longer matters more than a flash cut)
-    if len(primaries) > max_frames:
-        primaries = sorted(primaries, key=lambda x: -(x[0].end - x[0].start))[:max_frames]
-    chosen = list(primaries)
-    # add a second frame from long shots (another viewpoint of the same object: consistency
-    # evidence), longest first; and from any shot if we are still below min_frames
-    secondaries.sort(key=lambda x: -(x[0].end - x[0].start))
-    for sh, item in secondaries:
-        if len(chosen) >= max_frames:
+def _close(spans: list[_Span], end: float, ks: KeyframeSettings, out: list[_Candidate]) -> None:
+    """End the current span at ``end``: its primary and second-frame candidates, as JPEG."""
+    if not spans:
+        return
+    sp = spans[-1]
+    sp.end = end
+    if not sp.best:
+        return
+    ranked = sorted(sp.best, key=lambda t: -t[0])
+    first = ranked[0]
+    picks = [(first, True)]
+    second = next((t for t in ranked[1:] if abs(t[2] - first[2]) >= ks.min_gap_s), None)
+    if second is not None:
+        picks.append((second, False))
+    for (sharp, _, ts, image), primary in picks:
+        jpeg = encode_image(_resize_max(image, ks.max_side), ".jpg", KEYFRAME_JPEG_QUALITY)
+        out.append(_Candidate(sp, sharp, ts, jpeg, primary))
+    sp.best = []
+
+
+def _select(candidates: list[_Candidate], cap: int, ks: KeyframeSettings) -> list[Keyframe]:
+    def length(c: _Candidate) -> float:
+        return c.span.end - c.span.start
+
+    primaries = [c for c in candidates if c.primary]
+    secondaries = [c for c in candidates if not c.primary]
+    # too many spans: keep the longest (a product shown for longer matters more than a flash cut)
+    chosen = sorted(primaries, key=lambda c: -length(c))[:cap]
+    kept = {id(c.span) for c in chosen}
+    # then a second frame from long spans (another viewpoint of the same object: consistency
+    # evidence), longest first; and from any span if we are still below min_frames
+    for c in sorted(secondaries, key=lambda c: -length(c)):
+        if len(chosen) >= cap:
             break
-        if (sh.end - sh.start) >= long_shot_s or len(chosen) < min_frames:
-            if any(s is sh for s, _ in primaries):
-                chosen.append((sh, item))
-    chosen.sort(key=lambda x: x[1][1])
-    return [Keyframe(ts=float(t[1]), image=t[3], sharpness=float(t[0]), shot=sh.index, frame_index=int(t[2]))
-            for sh, t in chosen]
+        if id(c.span) in kept and (length(c) >= ks.long_shot_s or len(chosen) < ks.min_frames):
+            chosen.append(c)
+    chosen.sort(key=lambda c: c.ts)
+    return [Keyframe(ts=c.ts, jpeg=c.jpeg, sharpness=c.sharpness, shot=c.span.index,
+                     shot_start=round(c.span.start, 3), shot_end=round(c.span.end, 3)) for c in chosen]
