@@ -13,7 +13,13 @@
   truth.json     {"matches": [{product_id, video_id}]} plus, for diagnostics, "shots": the
                  shot timeline of every clip with its photo and class.
 
-Every photo is used at most once per dataset; the same --seed gives the same dataset. Images
+With --bury MINUTES each clip is instead placed, at a random point, inside about MINUTES of
+other footage: slow pans over the split's produce photos that no clip uses (filler shots of
+3-8 s, drawn from a random stream of their own, so the clips inside are the same clips). The
+truth's shot timeline is shifted to where the clip sits, and lists the filler shots too.
+
+Every photo is used at most once per dataset (filler photos only recur as filler); the same
+--seed gives the same dataset. Images
 are read from ../shared/datasets/grocery (or --grocery) and written only under OUT: never
 commit OUT (put it under data/, which git ignores, or outside the repo).
 
@@ -22,6 +28,8 @@ Examples:
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val --videos 30
   # each product also gets 3 of its train in-store photos as gallery images (a listing's extra views)
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-g3 --gallery 3 --gallery-from train
+  # the same clips, each buried inside 4 minutes of other footage (real-length videos)
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-4min --bury 4
 """
 from __future__ import annotations
 
@@ -33,7 +41,9 @@ import re
 import shutil
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -135,8 +145,102 @@ def gallery_photos(grocery: Path, split: str, per_product: int, seed: int) -> di
     return {c: rng.sample(v, min(per_product, len(v))) for c, v in sorted(packages.items())}
 
 
+@dataclass
+class Shot:
+    photo: str
+    label: str  # grocery class, "produce:<class>" or "filler:<class>"
+    in_catalog: bool
+    camera: Camera
+    crossfade: bool = False  # a 3-frame cross-fade from the previous shot into this one
+
+    @property
+    def filler(self) -> bool:
+        return self.label.startswith("filler:")
+
+
+class Filler:
+    """Footage to bury clips in: slow pans (3-8 s) over produce photos that no clip uses, drawn
+    from a random stream of their own."""
+
+    def __init__(self, grocery: Path, photos: list[str], rng: random.Random):
+        if not photos:
+            raise SystemExit("--bury: every produce photo of the split is used by a clip; nothing left as filler")
+        self.grocery, self.photos, self.rng = grocery, photos, rng
+        self._images: dict[str, np.ndarray] = {}
+
+    def shots(self, seconds: float) -> list[Shot]:
+        out, total = [], 0.0
+        while total < seconds - 1.0:
+            duration = min(self.rng.uniform(3.0, 8.0), max(1.6, seconds - total))
+            photo = self.rng.choice(self.photos)
+            out.append(Shot(photo, "filler:" + photo.split("/")[-2], False, Camera(self.rng, duration),
+                            crossfade=self.rng.random() < 0.25))
+            total += duration
+        return out
+
+    def image(self, photo: str) -> np.ndarray:
+        if photo not in self._images:  # filler photos recur: read each once
+            self._images[photo] = cv2.imread(str(self.grocery / photo))
+        return self._images[photo]
+
+
+def plan_clip(rng: random.Random, pools: dict[str, list[str]], cat_classes: list[str], held: list[str],
+              prod_pool: list[str]) -> list[Shot]:
+    """The shots of one clip (photos, labels, camera paths), drawing from ``rng`` in a fixed order."""
+    available = [c for c in cat_classes if pools[c]]
+    n_cat = rng.choices([0, 1, 2, 3], weights=[0.2, 0.35, 0.3, 0.15])[0]
+    # prefer classes with many photos left so the split's photos are spread over the clips
+    available.sort(key=lambda c: -len(pools[c]) + rng.random())
+    picked = []
+    for c in available[:n_cat]:
+        k = 2 if (len(pools[c]) >= 2 and rng.random() < 0.5) else 1
+        for _ in range(k):
+            picked.append((pools[c].pop(), c, True))
+    n_dis = rng.randint(1, 2) + max(0, 3 - len(picked) - 2)
+    for _ in range(n_dis):
+        if held and rng.random() < 0.5:
+            ph = held.pop()
+            picked.append((ph, ph.split("/")[3], False))
+        elif prod_pool:
+            ph = prod_pool.pop()
+            picked.append((ph, "produce:" + ph.split("/")[-2], False))
+    while len(picked) < 3 and prod_pool:
+        ph = prod_pool.pop()
+        picked.append((ph, "produce:" + ph.split("/")[-2], False))
+    rng.shuffle(picked)
+    shots = []
+    for si, (photo, label, cat) in enumerate(picked):
+        cam = Camera(rng, rng.uniform(1.6, 3.0))
+        shots.append(Shot(photo, label, cat, cam, crossfade=si > 0 and rng.random() < 0.25))
+    return shots
+
+
+def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.ndarray]) -> list[tuple[float, float]]:
+    """Render ``shots`` into an mp4v file; returns each shot's (start, end) in seconds."""
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
+    if not writer.isOpened():
+        raise SystemExit("cv2.VideoWriter(mp4v) failed to open")
+    n_frames, prev_last, spans = 0, None, []
+    for shot in shots:
+        frames = list(shot.camera.frames(image_of(shot)))
+        start = n_frames / FPS
+        if prev_last is not None and shot.crossfade:
+            for a in (0.25, 0.5, 0.75):
+                writer.write(cv2.addWeighted(prev_last, 1 - a, frames[0], a, 0))
+                n_frames += 1
+        for f in frames:
+            writer.write(f)
+            n_frames += 1
+        prev_last = frames[-1]
+        spans.append((start, n_frames / FPS))
+    writer.release()
+    os.replace(tmp, path)
+    return spans
+
+
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
-          gallery: dict[str, list[str]] | None = None) -> dict:
+          gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0) -> dict:
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
     products = iconic_products(grocery)
@@ -170,76 +274,55 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     rng.shuffle(held)
     prod_pool = rng.sample(produce, len(produce))
 
-    videos, matches, shots_all = [], [], []
-    for vi in range(n_videos):
-        available = [c for c in cat_classes if pools[c]]
-        n_cat = rng.choices([0, 1, 2, 3], weights=[0.2, 0.35, 0.3, 0.15])[0]
-        # prefer classes with many photos left so the split's photos are spread over the clips
-        available.sort(key=lambda c: -len(pools[c]) + rng.random())
-        chosen = available[:n_cat]
-        shots = []
-        for c in chosen:
-            k = 2 if (len(pools[c]) >= 2 and rng.random() < 0.5) else 1
-            for _ in range(k):
-                shots.append((pools[c].pop(), c, True))
-        n_dis = rng.randint(1, 2) + max(0, 3 - len(shots) - 2)
-        for _ in range(n_dis):
-            if held and rng.random() < 0.5:
-                ph = held.pop()
-                shots.append((ph, ph.split("/")[3], False))
-            elif prod_pool:
-                ph = prod_pool.pop()
-                shots.append((ph, "produce:" + ph.split("/")[-2], False))
-        while len(shots) < 3 and prod_pool:
-            ph = prod_pool.pop()
-            shots.append((ph, "produce:" + ph.split("/")[-2], False))
+    clips = []
+    for _ in range(n_videos):
+        shots = plan_clip(rng, pools, cat_classes, held, prod_pool)
         if not shots:
             break
-        rng.shuffle(shots)
+        clips.append(shots)
+    filler = None
+    if bury_minutes > 0:
+        used = {sh.photo for shots in clips for sh in shots}
+        filler = Filler(grocery, sorted(ph for ph in produce if ph not in used), random.Random(f"{seed}-bury-{split}"))
+
+    videos, matches, shots_all = [], [], []
+    for vi, clip in enumerate(clips):
         vid = f"{split}-{vi:03d}"
-        path = out / "videos" / f"{vid}.mp4"
-        tmp = path.with_name(f".{path.name}.tmp.mp4")
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
-        if not writer.isOpened():
-            raise SystemExit("cv2.VideoWriter(mp4v) failed to open")
-        n_frames, prev_last, timeline = 0, None, []
-        for si, (photo, label, cat) in enumerate(shots):
-            img = cv2.imread(str(grocery / photo))
-            cam = Camera(rng, rng.uniform(1.6, 3.0))
-            frames = list(cam.frames(img))
-            start = n_frames / FPS
-            if prev_last is not None and rng.random() < 0.25:  # 3-frame cross-fade into this shot
-                for a in (0.25, 0.5, 0.75):
-                    writer.write(cv2.addWeighted(prev_last, 1 - a, frames[0], a, 0))
-                    n_frames += 1
-            for f in frames:
-                writer.write(f)
-                n_frames += 1
-            prev_last = frames[-1]
-            entry = {"video_id": vid, "shot": si, "start": round(start, 3), "end": round(n_frames / FPS, 3),
-                     "photo": photo, "class": label,
-                     "product_id": slug(label) if cat else None,
-                     "in_catalog": bool(cat)}
-            timeline.append(entry)
-        writer.release()
-        os.replace(tmp, path)
-        shots_all.extend(timeline)
-        videos.append({"video_id": vid, "platform": "local", "title": f"Grocery clip {vid}",
-                       "url": f"local://grocery/{vid}", "keywords": ["grocery"],
-                       "path": f"videos/{vid}.mp4", "published_at": "2026-01-01T00:00:00Z",
-                       "duration_s": round(n_frames / FPS, 2)})
-        for c in dict.fromkeys(c for _, c, cat in shots if cat):
+        shots, offset = clip, 0
+        if filler is not None:
+            clip_s = sum(sh.camera.n + 3 * sh.crossfade for sh in clip) / FPS
+            around = max(0.0, bury_minutes * 60 - clip_s)
+            before = filler.rng.uniform(0, around)
+            pre, post = filler.shots(before), filler.shots(around - before)
+            shots, offset = pre + clip + post, len(pre)
+        spans = write_video(out / "videos" / f"{vid}.mp4", shots,
+                            lambda sh: filler.image(sh.photo) if sh.filler else cv2.imread(str(grocery / sh.photo)))
+        for si, (sh, (start, end)) in enumerate(zip(shots, spans)):
+            shots_all.append({"video_id": vid, "shot": si, "start": round(start, 3), "end": round(end, 3),
+                              "photo": sh.photo, "class": sh.label,
+                              "product_id": slug(sh.label) if sh.in_catalog else None,
+                              "in_catalog": sh.in_catalog, **({"filler": True} if sh.filler else {})})
+        duration = spans[-1][1]
+        entry = {"video_id": vid, "platform": "local", "title": f"Grocery clip {vid}",
+                 "url": f"local://grocery/{vid}", "keywords": ["grocery"],
+                 "path": f"videos/{vid}.mp4", "published_at": "2026-01-01T00:00:00Z",
+                 "duration_s": round(duration, 2)}
+        if filler is not None:
+            entry.update(clip_start=round(spans[offset][0], 3), clip_end=round(spans[offset + len(clip) - 1][1], 3))
+        videos.append(entry)
+        for c in dict.fromkeys(sh.label for sh in clip if sh.in_catalog):
             assert slug(c) in in_catalog
             matches.append({"product_id": slug(c), "video_id": vid})
 
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
     meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE,
-            "gallery": {k: v for k, v in (gallery or {}).items() if k not in HELD_OUT}}
+            "gallery": {k: v for k, v in (gallery or {}).items() if k not in HELD_OUT},
+            "bury_minutes": bury_minutes}
     (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
     return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
             "videos": len(videos), "pairs": len(matches),
-            "shots": len(shots_all), "out": str(out)}
+            "shots": len(shots_all), "minutes": round(sum(v["duration_s"] for v in videos) / 60, 2), "out": str(out)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gallery-from", choices=["train", "val"], default=None,
                     help="the split the gallery photos come from; must not be --split, so no clip "
                          "shows a photo that is also a catalog image")
+    ap.add_argument("--bury", type=float, default=0.0, metavar="MINUTES",
+                    help="bury each clip at a random point inside about MINUTES of other footage (slow pans "
+                         "over produce photos no clip uses): real-length videos with the same clips inside "
+                         "(default 0: the clips alone)")
     args = ap.parse_args(argv)
     grocery = args.grocery or default_grocery()
     if args.gallery and (args.gallery_from is None or args.gallery_from == args.split):
@@ -267,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     n = args.videos if args.videos is not None else (80 if args.split == "train" else 30)
     gallery = gallery_photos(grocery, args.gallery_from, args.gallery, args.seed) if args.gallery else None
-    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery)))
+    if args.bury < 0:
+        ap.error("--bury must be >= 0")
+    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury)))
     return 0
 
 

@@ -42,3 +42,42 @@ def test_gallery_from_the_clips_own_split_is_refused(tmp_path, grocery):
     r = build(tmp_path / "x", grocery, "--gallery", "2", "--gallery-from", "val")
     assert r.returncode == 2 and "other split" in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_bury_puts_the_same_clips_inside_minutes_of_other_footage(tmp_path, grocery):
+    plain, long = tmp_path / "plain", tmp_path / "long"
+    assert build(plain, grocery).returncode == 0
+    r = build(long, grocery, "--bury", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["videos"] == 2
+    clip_shots = json.loads((plain / "truth.json").read_text())["shots"]
+    truth = json.loads((long / "truth.json").read_text())
+    assert truth["matches"] == json.loads((plain / "truth.json").read_text())["matches"]
+    videos = {v["video_id"]: v for v in json.loads((long / "videos.json").read_text())["videos"]}
+    clip_photos = {s["photo"] for s in clip_shots}
+    for vid, v in videos.items():
+        shots = [s for s in truth["shots"] if s["video_id"] == vid]
+        cap = cv2.VideoCapture(str(long / v["path"]))
+        duration = cap.get(cv2.CAP_PROP_FRAME_COUNT) / cap.get(cv2.CAP_PROP_FPS)
+        assert 28 <= duration <= 33 and abs(v["duration_s"] - duration) < 0.2
+        assert shots[-1]["end"] == v["duration_s"]
+        filler = [s for s in shots if s.get("filler")]
+        inside = [s for s in shots if not s.get("filler")]
+        assert filler and all(s["photo"] not in clip_photos for s in filler)  # no clip photo is filler
+        assert all(s["photo"].startswith("val/") and "/Packages/" not in s["photo"] for s in filler)
+        # the clip's shots, in order, shifted to where the clip sits
+        plain_shots = [s for s in clip_shots if s["video_id"] == vid]
+        offset = inside[0]["start"] - plain_shots[0]["start"]
+        assert v["clip_start"] == inside[0]["start"] and v["clip_end"] == inside[-1]["end"]
+        assert [(s["photo"], s["product_id"]) for s in inside] == [(s["photo"], s["product_id"]) for s in plain_shots]
+        assert all(abs(a["start"] - b["start"] - offset) < 1e-6 for a, b in zip(inside, plain_shots))
+        # and they look the same: a frame in the middle of the clip's first shot, here and there
+        mid = (plain_shots[0]["start"] + plain_shots[0]["end"]) / 2
+        frames = []
+        for path, t in ((plain / f"videos/{vid}.mp4", mid), (long / v["path"], mid + offset)):
+            c = cv2.VideoCapture(str(path))
+            c.set(cv2.CAP_PROP_POS_FRAMES, round(t * 10))
+            ok, f = c.read()
+            assert ok
+            frames.append(f.astype(float))
+        assert abs(frames[0] - frames[1]).mean() < 6
