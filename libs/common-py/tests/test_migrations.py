@@ -9,7 +9,7 @@ from common_py.devstack.migrate import downgrade, upgrade
 
 SPEC_TABLES = {"products", "product_images", "videos", "video_frames", "matches",
                "jobs", "phase_events", "inbox", "outbox", "job_stages", "stage_assets",
-               "job_products", "job_videos"}
+               "job_products", "job_videos", "job_frames"}
 
 
 def tables(dsn):
@@ -29,8 +29,11 @@ def test_upgrade_downgrade_upgrade(stack_env):
                 "SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = 'product_images'")}
             assert cols["emb_rgb"] == "vector" and cols["emb_gray"] == "vector"
             assert "masked_local_path" in cols
-            assert "best_pair_frame_masked" in {r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'matches'")}
+            def columns(table):
+                return {r[0]: r[1] for r in conn.execute(
+                    "SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+            assert "best_pair_frame_masked" in columns("matches") and columns("matches")["segments"] == "jsonb"
+            assert {"shot_start", "shot_end"} <= set(columns("video_frames"))
             hnsw = {r[0] for r in conn.execute(
                 "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%vector_cosine_ops%'")}
             assert hnsw == {"product_images_emb_rgb_hnsw", "product_images_emb_gray_hnsw",

@@ -114,3 +114,27 @@ def test_negative_counts_and_unknown_platforms_are_rejected():
 def test_unknown_routing_key_is_an_error():
     with pytest.raises(UnknownRoutingKey):
         validate("products.image.readyy", EXAMPLES["products.image.ready"])
+
+
+def test_segments_and_shot_bounds_are_optional_and_checked():
+    """A SPEC producer without them stays valid; when present they are validated field by field."""
+    result = copy.deepcopy(EXAMPLES["match.result"])
+    validate("match.result", result)  # no segments
+    result["segments"] = [{"start": 10.0, "end": 14.5, "best_ts": 12.2, "score": 0.91},
+                          {"start": 80.0, "end": 81.0, "best_ts": 80.4, "score": 0.6}]
+    validate("match.result", result)
+    result["segments"][1]["score"] = 1.5
+    with pytest.raises(ContractError) as err:
+        validate("match.result", result)
+    assert err.value.field == "segments.1.score"
+    del result["segments"][1]["score"]
+    with pytest.raises(ContractError):
+        validate("match.result", result)
+
+    ready = copy.deepcopy(EXAMPLES["video.keyframes.ready"])
+    ready["frames"][0].update(shot_start=1.0, shot_end=3.2)
+    validate("video.keyframes.ready", ready)
+    ready["frames"][0]["shot_end"] = "late"
+    with pytest.raises(ContractError) as err:
+        validate("video.keyframes.ready", ready)
+    assert err.value.field == "frames.0.shot_end"
