@@ -10,12 +10,19 @@ one JSON object:
   pairs_true, pairs_predicted, precision, recall, f1, retrieval_recall_at_k, keyframes, seconds,
   keyframes_per_s (decode+segment+embed+keypoints, wall clock over --workers processes),
   stage_seconds (per stage, summed over workers), matching_seconds, errors, false_positives,
-  false_negatives.
+  false_negatives; video_minutes and per_video_minute (seconds per minute of video: wall clock
+  of the keyframe stages and of matching, and each stage's CPU seconds, decoding apart);
+  segments (time_recall, time_precision, shots_found of the accepted true matches' on-screen
+  segments against the truth's shot timeline) and verified_keyframes (how many keyframes the
+  first pass let through to verification).
 
 Examples:
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val
   python scripts/bench_quality.py --dataset data/bench/grocery-val
   python scripts/bench_quality.py --dataset data/bench/grocery-val --work data/bench/work-val --reuse
+  # real-length videos: the same clips inside 4 minutes of other footage
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-4min --bury 4
+  python scripts/bench_quality.py --dataset data/bench/grocery-val-4min
 """
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ from tqdm import tqdm
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vision_common.keyframes import KeyframeSettings
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True, type=Path, help="folder with catalog.json, videos.json, truth.json")
     ap.add_argument("--work", type=Path, default=None,
@@ -51,12 +60,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="ablation table: fit each variant on the train split's cached verification "
                          "(TRAIN_WORK/verified.pkl, truth from --ablation-train-dataset) and evaluate it here")
     ap.add_argument("--ablation-train-dataset", type=Path, default=None)
-    ap.add_argument("--min-frames", type=int, default=3)
-    ap.add_argument("--max-frames", type=int, default=8)
+    ks0 = KeyframeSettings()
+    ap.add_argument("--min-frames", type=int, default=ks0.min_frames, help="keyframes per video at least")
+    ap.add_argument("--max-frames", type=int, default=ks0.max_frames,
+                    help="keyframe budget of a short clip (default %(default)s)")
+    ap.add_argument("--per-minute", type=float, default=ks0.per_minute,
+                    help="keyframe budget of a long video per minute (default %(default)s)")
+    ap.add_argument("--max-per-video", type=int, default=ks0.max_total,
+                    help="keyframes per video at most (default %(default)s)")
+    ap.add_argument("--first-pass-min-sim", type=float, default=None,
+                    help="FIRST_PASS_MIN_SIM for this run (default: the setting's); -1 turns the first pass off, "
+                         "-0.99 computes it and lets every keyframe through (to study its similarities)")
     args = ap.parse_args(argv)
 
-    from matching.pipeline import (evaluate, load_cache, load_dataset, prepare_dataset, save_cache,
-                                   score_dataset, verify_dataset)
+    from matching.pipeline import (evaluate, evaluate_first_pass, evaluate_segments, load_cache, load_dataset,
+                                   prepare_dataset, save_cache, score_dataset, verify_dataset)
     from matching.settings import MatchSettings
     from vision_common.settings import VisionSettings
 
@@ -64,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.dataset}: no catalog.json (not a dataset folder)", file=sys.stderr)
         return 2
     vs, ms = VisionSettings(), MatchSettings()
+    ks = KeyframeSettings(min_frames=args.min_frames, max_frames=args.max_frames, per_minute=args.per_minute,
+                          max_total=args.max_per_video)
     tmp = None
     if args.work is None:
         tmp = tempfile.TemporaryDirectory(prefix="bench-")
@@ -78,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse and prep_cache.is_file():
         prep = load_cache(prep_cache)
     else:
-        prep = prepare_dataset(args.dataset, args.work, vs, args.workers, args.min_frames, args.max_frames, progress)
+        prep = prepare_dataset(args.dataset, args.work, vs, args.workers, ks, progress,
+                               first_pass_min_sim=args.first_pass_min_sim)
         save_cache(prep_cache, prep)
     t1 = time.perf_counter()
     if args.reuse and ver_cache.is_file():
@@ -86,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         fevs = verify_dataset(prep, ms, args.workers, progress)
         save_cache(ver_cache, fevs)
+    t_verified = time.perf_counter()
     pairs, matches = score_dataset(fevs, ms)
     t2 = time.perf_counter()
 
@@ -98,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
                                      for (p, v) in sorted(set(pred) - true)]
         result["false_negatives"] = [dict(product_id=p, video_id=v) for (p, v) in sorted(true - set(pred))]
+        shots_truth = json.loads((args.dataset / "truth.json").read_text()).get("shots")
+        if shots_truth:
+            result["segments"] = evaluate_segments(matches, shots_truth)
+            result["first_pass"] = evaluate_first_pass(prep.first_pass, shots_truth)
     if args.fit or (args.cv and truth is not None):
         shots = json.loads((args.dataset / "truth.json").read_text()).get("shots")
         if not shots:
@@ -118,8 +144,25 @@ def main(argv: list[str] | None = None) -> int:
         tr = json.loads((args.ablation_train_dataset / "truth.json").read_text())
         result["ablation"] = ablation(tr_fevs, tr["shots"], fevs, truth, ms, train_truth=tr["matches"])
     n_kf = len(prep.frames)
+    minutes = prep.video_seconds / 60 or None  # (caches written before it was recorded: unknown)
+    matching_wall = t_verified - t1
+
+    def per_min(v: float) -> float | None:
+        return round(v / minutes, 2) if minutes else None
+
     result.update({
         "keyframes": n_kf,
+        "keyframes_extracted": prep.keyframes_extracted or n_kf,
+        "verified_keyframes": sum(1 for fe in fevs if fe.evidence),
+        "video_minutes": round(minutes, 2) if minutes else None,
+        "per_video_minute": {
+            "wall_s": per_min(prep.keyframe_wall_s + matching_wall),
+            "keyframe_stages_wall_s": per_min(prep.keyframe_wall_s),
+            "matching_wall_s": per_min(matching_wall),
+            "keyframes": per_min(n_kf),
+            **{f"cpu_{k.removeprefix('keyframe_')}_s": per_min(v) for k, v in sorted(prep.stage_seconds.items())
+               if k.startswith("keyframe_")},
+        },
         "catalog_images": len(prep.catalog),
         "seconds": round(t2 - t0, 2),
         "keyframes_per_s": round(n_kf / prep.keyframe_wall_s, 2) if prep.keyframe_wall_s else None,
@@ -129,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         "errors": prep.errors,
         "settings": {"segmenter": vs.segmenter, "seg_input_size": vs.seg_input_size, "embed_model": vs.embed_model,
                      "kp_methods": vs.kp_methods, "retrieval_topk": ms.retrieval_topk,
-                     "match_accept": ms.match_accept},
+                     "sim_deep_min": ms.sim_deep_min, "match_accept": ms.match_accept,
+                     "first_pass_min_sim": (ms.first_pass_min_sim if args.first_pass_min_sim is None
+                                            else args.first_pass_min_sim),
+                     "keyframes": {"max_frames": ks.max_frames, "per_minute": ks.per_minute,
+                                   "max_per_video": ks.max_total}},
     })
     if tmp is not None:
         tmp.cleanup()

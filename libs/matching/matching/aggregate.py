@@ -7,14 +7,41 @@ Over the M catalog images x N keyframes of one product and one video:
 keep if (best >= MATCH_BEST_MIN and consistency >= MATCH_CONS_MIN) or best >= MATCH_STRONG_MIN;
 score = best + MATCH_BONUS if consistency >= MATCH_CONS_BONUS_AT, + MATCH_BONUS if coverage >=
 MATCH_COV_BONUS_AT (capped at 1); accepted if kept and score >= MATCH_ACCEPT.
+
+An accepted match also says where the product is on screen: every keyframe whose pair scores at
+least SEGMENT_PAIR_MIN stands for its span of the video (its shot, or its part of a long shot),
+and spans that touch or lie within SEGMENT_MERGE_GAP_S of each other are merged into one segment
+``{start, end, best_ts, score}`` (the best pair inside it), in time order.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .scoring import PairScore
 from .settings import MatchSettings
+
+
+class FrameInfo(NamedTuple):
+    """Where a keyframe sits in its video: its time and the span it stands for (``None``: only
+    the instant ``ts`` is known, e.g. a keyframe stored before spans were recorded)."""
+
+    video_id: str
+    ts: float | None
+    shot_start: float | None = None
+    shot_end: float | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    best_ts: float
+    score: float
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "best_ts": self.best_ts, "score": self.score}
 
 
 @dataclass
@@ -32,15 +59,17 @@ class ProductVideoMatch:
     # the best pair was verified with the keyframe's keypoints inside its mask (True) or with all
     # of them (False): build_evidence redraws it from the same ones
     best_frame_masked: bool = True
+    segments: list[Segment] = field(default_factory=list)
 
 
-def aggregate(pairs: list[PairScore], frames: dict[str, tuple[str, float | None]], s: MatchSettings,
+def aggregate(pairs: list[PairScore], frames: dict[str, FrameInfo | tuple], s: MatchSettings,
               include_rejected: bool = False) -> list[ProductVideoMatch]:
-    """``frames`` maps frame_id -> (video_id, ts). Returns accepted matches, best score first."""
+    """``frames`` maps frame_id -> FrameInfo (or a (video_id, ts) tuple). Returns accepted matches,
+    best score first."""
+    frames = {k: FrameInfo(*v) for k, v in frames.items()}
     groups: dict[tuple[str, str], list[PairScore]] = defaultdict(list)
     for p in pairs:
-        video_id = frames[p.frame_id][0]
-        groups[(p.product_id, video_id)].append(p)
+        groups[(p.product_id, frames[p.frame_id].video_id)].append(p)
     out = []
     for (pid, vid), ps in groups.items():
         best = max(ps, key=lambda p: p.score_pair)
@@ -57,8 +86,35 @@ def aggregate(pairs: list[PairScore], frames: dict[str, tuple[str, float | None]
         score = min(1.0, score)
         accepted = kept and score >= s.match_accept
         if accepted or (include_rejected and best.score_pair > 0):
+            segments = segments_of(ps, frames, s) if accepted else []
             out.append(ProductVideoMatch(pid, vid, round(score, 4), best.img_id, best.frame_id,
-                                         frames[best.frame_id][1], round(best.score_pair, 4),
-                                         consistency, coverage, accepted, best.evidence.frame_masked))
+                                         frames[best.frame_id].ts, round(best.score_pair, 4),
+                                         consistency, coverage, accepted, best.evidence.frame_masked, segments))
     out.sort(key=lambda m: -m.score)
     return out
+
+
+def segments_of(pairs: list[PairScore], frames: dict[str, FrameInfo], s: MatchSettings) -> list[Segment]:
+    """The on-screen segments of one (product, video) from its pairs (see the module doc)."""
+    best_per_frame: dict[str, float] = {}
+    for p in pairs:
+        if p.score_pair >= s.segment_pair_min and p.score_pair > best_per_frame.get(p.frame_id, -1.0):
+            best_per_frame[p.frame_id] = p.score_pair
+    spans = []
+    for frame_id, score in best_per_frame.items():
+        f = frames[frame_id]
+        ts = f.ts or 0.0
+        start = f.shot_start if f.shot_start is not None else ts
+        end = f.shot_end if f.shot_end is not None else ts
+        spans.append((min(start, ts), max(end, ts), ts, score))
+    spans.sort()
+    merged: list[list[float]] = []
+    for start, end, ts, score in spans:
+        if merged and start <= merged[-1][1] + s.segment_merge_gap_s:
+            cur = merged[-1]
+            cur[1] = max(cur[1], end)
+            if score > cur[3]:
+                cur[2], cur[3] = ts, score
+        else:
+            merged.append([start, end, ts, score])
+    return [Segment(round(a, 3), round(b, 3), round(t, 3), round(sc, 4)) for a, b, t, sc in merged]

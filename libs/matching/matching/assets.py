@@ -41,15 +41,22 @@ class Asset:
     features_path: str | None
     owner_id: str | None = None  # product_id of a catalog image, video_id of a keyframe
     ts: float | None = None  # keyframes only
+    # keyframes only: the span of the video the keyframe stands for (its shot, or part of one)
+    shot_start: float | None = None
+    shot_end: float | None = None
     _bundle: "AssetBundle | None" = field(default=None, repr=False)
 
-    def bundle(self) -> "AssetBundle":
-        """The verifier's view of the asset, loaded once from ``features_path``."""
-        if self._bundle is None:
-            if not self.features_path:
-                raise ValueError(f"asset {self.asset_id} has no features_path")
-            self._bundle = AssetBundle.from_featureset(load_features(self.features_path))
-        return self._bundle
+    def bundle(self, cache: bool = True) -> "AssetBundle":
+        """The verifier's view of the asset, loaded from ``features_path`` (and kept, unless
+        ``cache`` is False: a keyframe is verified once, and a long video has thousands)."""
+        if self._bundle is not None:
+            return self._bundle
+        if not self.features_path:
+            raise ValueError(f"asset {self.asset_id} has no features_path")
+        bundle = AssetBundle.from_featureset(load_features(self.features_path))
+        if cache:
+            self._bundle = bundle
+        return bundle
 
 
 @dataclass

@@ -81,7 +81,7 @@ def spec_baseline(fevs: list[FrameEvidence], s: MatchSettings, competition: bool
 
     pairs, frames = [], {}
     for fe in fevs:
-        frames[fe.frame_id] = (fe.video_id, fe.ts)
+        frames[fe.frame_id] = fe.info
         cand = []
         for pid, ev in fe.evidence:
             sc = 0.35 * ev.sim_deep + 0.55 * sim_kp(ev, s) + 0.10 * ev.sim_edge

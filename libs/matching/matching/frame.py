@@ -55,6 +55,12 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
     return [(pid, ev) for ev, _, pid in items], frame_duels(frame_bundle, items, s)
 
 
+def worth_verifying(sims: list[float], s: MatchSettings) -> bool:
+    """The cheap first pass: a keyframe none of whose candidates reaches SIM_DEEP_MIN is not
+    verified at all (its features are not even read)."""
+    return any(sim >= s.sim_deep_min for sim in sims)
+
+
 def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
                 sims: list[float] | None = None) -> list[PairScore]:
     """Pair scores of one keyframe against its candidate catalog images (any order).
@@ -65,13 +71,15 @@ def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
     ``sims`` their retrieval similarities (computed from the embeddings when omitted). A keyframe
     whose feature file cannot be read gives no scores.
     """
+    if sims is None:
+        sims = [_sim(frame, c) for c in candidates]
+    if not worth_verifying(sims, s):
+        return []
     try:
-        fb = frame.bundle()
+        fb = frame.bundle(cache=False)
     except Exception as exc:
         log.warning("keyframe %s: features unreadable, skipped: %s", frame.asset_id, exc)
         return []
-    if sims is None:
-        sims = [_sim(frame, c) for c in candidates]
     evidence, duels = frame_evidence(fb, frame.asset_id, candidates, sims, s)
     return compete(evidence, s, duels)
 

@@ -12,6 +12,7 @@ through the services, which call the same functions with the same settings.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -25,15 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from vision_common.errors import VisionError
+from vision_common.keyframes import KeyframeSettings
 from vision_common.settings import VisionSettings
 
-from .aggregate import ProductVideoMatch, aggregate
+from .aggregate import FrameInfo, ProductVideoMatch, aggregate
 from .assets import Asset, extract_asset_features, save_asset_features
-from .retrieval import retrieve_topk
+from .retrieval import first_pass_similarity, retrieve_topk
 from .scoring import PairScore, compete
 from .settings import MatchSettings
 from .distinct import prepare_catalog
-from .frame import frame_evidence
+from .frame import frame_evidence, worth_verifying
 from .verify import PairEvidence
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ class Prepared:
     errors: list[dict] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     keyframe_wall_s: float = 0.0
+    video_seconds: float = 0.0  # total length of the videos
+    keyframes_extracted: int = 0  # before the first pass (``frames`` holds those that passed it)
+    first_pass: list[dict] = field(default_factory=list)  # {video_id, ts, sim, passed} per keyframe
 
 
 def load_dataset(root: str | os.PathLike) -> tuple[list[dict], list[dict], list[dict] | None]:
@@ -130,48 +135,72 @@ def _catalog_task(args: tuple[str, str, str, str]) -> dict:
         return {"assets": [], "errors": [{"asset": img_id, "error": str(exc)}], "t": dict(t)}
 
 
-def _video_task(args: tuple[str, str, str, int, int]) -> dict:
-    from vision_common.image_io import decode_image, encode_image
-    from vision_common.keyframes import KEYFRAME_JPEG_QUALITY, extract_keyframes
+def _video_task(args: tuple[str, str, str, dict, tuple | None]) -> dict:
+    """Keyframes of one video, the first pass against the catalog (``gate``: catalog rgb and gray
+    embeddings and FIRST_PASS_MIN_SIM, or None for none), then the per-keyframe stages on the
+    keyframes that pass."""
+    from vision_common.image_io import decode_image
+    from vision_common.keyframes import KeyframeSettings, extract_keyframes
 
-    video_id, path, work, min_frames, max_frames = args
+    video_id, path, work, ks, gate = args
+    ks = KeyframeSettings(**ks)
     t: dict = defaultdict(float)
     try:
         t0 = time.perf_counter()
-        kfs = extract_keyframes(path, min_frames, max_frames)
-        items, ts, paths = [], {}, {}
-        for i, k in enumerate(kfs):
-            fid = f"{video_id}__f{i:02d}"
-            # stored as media-ingestion stores it, and processed as read back from that file
-            data = encode_image(k.image, ".jpg", KEYFRAME_JPEG_QUALITY)
-            fpath = Path(work) / "videos" / video_id / "frames" / f"{fid}.jpg"
-            fpath.parent.mkdir(parents=True, exist_ok=True)
-            fpath.write_bytes(data)
-            items.append((fid, decode_image(data, str(fpath))))
-            ts[fid], paths[fid] = k.ts, str(fpath)
+        kfs = extract_keyframes(path, ks.min_frames, ks.max_frames, ks)
         t["decode"] += time.perf_counter() - t0
-        recs = _process_images(items, Path(work), "frames", t) if items else []
-        for r in recs:
-            r.update(owner_id=video_id, ts=ts[r["asset_id"]], image_path=paths[r["asset_id"]])
-        return {"assets": recs, "errors": [], "t": dict(t)}
+        recs, passes = [], []
+        # in chunks, so that a long video's decoded keyframes are never all in memory at once
+        for start in range(0, len(kfs), 32):
+            t0 = time.perf_counter()
+            items, meta = [], {}
+            for i, k in enumerate(kfs[start:start + 32], start):
+                fid = f"{video_id}__f{i:03d}"
+                # stored as media-ingestion stores it, and processed as read back from that file
+                fpath = Path(work) / "videos" / video_id / "frames" / f"{fid}.jpg"
+                fpath.parent.mkdir(parents=True, exist_ok=True)
+                fpath.write_bytes(k.jpeg)
+                items.append((fid, decode_image(k.jpeg, str(fpath))))
+                meta[fid] = dict(owner_id=video_id, ts=k.ts, shot_start=k.shot_start, shot_end=k.shot_end,
+                                 image_path=str(fpath))
+            t["decode"] += time.perf_counter() - t0
+            if gate is not None:
+                t0 = time.perf_counter()
+                sims = first_pass_similarity(_W["embedder"], [im for _, im in items], gate[0], gate[1])
+                keep = sims >= gate[2]
+                passes.extend({"video_id": video_id, "ts": meta[fid]["ts"], "sim": round(float(sim), 4),
+                               "passed": bool(ok)} for (fid, _), sim, ok in zip(items, sims, keep))
+                items = [it for it, ok in zip(items, keep) if ok]
+                t["first_pass"] += time.perf_counter() - t0
+            for r in _process_images(items, Path(work), "frames", t) if items else []:
+                r.update(meta[r["asset_id"]])
+                recs.append(r)
+        return {"assets": recs, "errors": [], "t": dict(t), "video_s": kfs[-1].shot_end if kfs else 0.0,
+                "keyframes": len(kfs), "first_pass": passes}
     except VisionError as exc:
         return {"assets": [], "errors": [{"asset": video_id, "error": str(exc)}], "t": dict(t)}
 
 
 def _to_asset(r: dict) -> Asset:
     return Asset(r["asset_id"], r.get("image_path"), r.get("mask_path"), r["emb_rgb"], r["emb_gray"],
-                 r["features_path"], owner_id=r.get("owner_id"), ts=r.get("ts"))
+                 r["features_path"], owner_id=r.get("owner_id"), ts=r.get("ts"),
+                 shot_start=r.get("shot_start"), shot_end=r.get("shot_end"))
 
 
 def prepare_dataset(root: str | os.PathLike, work: str | os.PathLike, vs: VisionSettings | None = None,
-                    workers: int = 2, min_frames: int = 3, max_frames: int = 8, progress=None) -> Prepared:
-    """Run the per-asset stages over a dataset; bad assets are recorded in ``errors``."""
+                    workers: int = 2, ks: KeyframeSettings | None = None, progress=None,
+                    first_pass_min_sim: float | None = None) -> Prepared:
+    """Run the per-asset stages over a dataset; bad assets are recorded in ``errors``.
+    Keyframes go through the first pass against the catalog (``first_pass_min_sim``, default
+    MatchSettings'; -1 is off) before the per-keyframe stages, as in media-ingestion."""
     vs = vs or VisionSettings()
+    ks = ks or KeyframeSettings()
+    if first_pass_min_sim is None:
+        first_pass_min_sim = MatchSettings().first_pass_min_sim
     root, work = Path(root), Path(work)
     products, videos, _ = load_dataset(root)
     cat_tasks = [(p["product_id"], f"{p['product_id']}__{i}", str(root / rel), str(work))
                  for p in products for i, rel in enumerate(p.get("images", []))]
-    vid_tasks = [(v["video_id"], str(root / v["path"]), str(work), min_frames, max_frames) for v in videos]
     prep = Prepared()
     import multiprocessing as mp
 
@@ -180,6 +209,13 @@ def prepare_dataset(root: str | os.PathLike, work: str | os.PathLike, vs: Vision
                              initargs=(vs.model_dump_json(),)) as ex:
         for res in _tracked(ex.map(_catalog_task, cat_tasks), len(cat_tasks), "catalog images", progress):
             _collect(prep, res, catalog=True)
+        gate = None
+        if first_pass_min_sim > -1:
+            cat = [c for c in prep.catalog if c.emb_rgb is not None]
+            gate = (np.stack([c.emb_rgb for c in cat]) if cat else np.zeros((0, 1), np.float32),
+                    np.stack([c.emb_gray for c in cat]) if cat else np.zeros((0, 1), np.float32),
+                    first_pass_min_sim)
+        vid_tasks = [(v["video_id"], str(root / v["path"]), str(work), dataclasses.asdict(ks), gate) for v in videos]
         t0 = time.perf_counter()
         for res in _tracked(ex.map(_video_task, vid_tasks), len(vid_tasks), "videos", progress):
             _collect(prep, res, catalog=False)
@@ -190,6 +226,9 @@ def prepare_dataset(root: str | os.PathLike, work: str | os.PathLike, vs: Vision
 def _collect(prep: Prepared, res: dict, catalog: bool) -> None:
     (prep.catalog if catalog else prep.frames).extend(_to_asset(r) for r in res["assets"])
     prep.errors.extend(res["errors"])
+    prep.video_seconds += res.get("video_s", 0.0)
+    prep.keyframes_extracted += res.get("keyframes", 0)
+    prep.first_pass.extend(res.get("first_pass", []))
     prefix = "catalog_" if catalog else "keyframe_"
     for k, v in res["t"].items():
         prep.stage_seconds[prefix + k] += v
@@ -210,6 +249,12 @@ class FrameEvidence:
     candidates: list[tuple[str, float]]  # (img_id, retrieval similarity), best first
     evidence: list[tuple[str, PairEvidence]]  # (product_id, evidence)
     duels: dict[tuple[str, str], float] = field(default_factory=dict)
+    shot_start: float | None = None
+    shot_end: float | None = None
+
+    @property
+    def info(self) -> FrameInfo:
+        return FrameInfo(self.video_id, self.ts, self.shot_start, self.shot_end)
 
 
 _CATALOG: dict = {}
@@ -235,14 +280,16 @@ def _verify_video(args) -> list[FrameEvidence]:
     out = []
     for f in frames:
         topk = retrieve_topk(f.emb_rgb, f.emb_gray, db_rgb, db_gray, s.retrieval_topk)[0]
-        try:
-            fb = f.bundle()
-        except Exception as exc:
-            log.warning("keyframe %s skipped: %s", f.asset_id, exc)
-            continue
-        ev, duels = frame_evidence(fb, f.asset_id, [catalog[i] for i, _ in topk], [sim for _, sim in topk], s)
+        ev, duels = [], {}
+        if worth_verifying([sim for _, sim in topk], s):
+            try:
+                fb = f.bundle(cache=False)
+            except Exception as exc:
+                log.warning("keyframe %s skipped: %s", f.asset_id, exc)
+                continue
+            ev, duels = frame_evidence(fb, f.asset_id, [catalog[i] for i, _ in topk], [sim for _, sim in topk], s)
         out.append(FrameEvidence(f.asset_id, f.owner_id, f.ts, [(catalog[i].asset_id, sim) for i, sim in topk],
-                                 ev, duels))
+                                 ev, duels, f.shot_start, f.shot_end))
     return out
 
 
@@ -270,9 +317,9 @@ def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=
 
 def score_dataset(fevs: list[FrameEvidence], s: MatchSettings) -> tuple[list[PairScore], list[ProductVideoMatch]]:
     pairs: list[PairScore] = []
-    frames: dict[str, tuple[str, float | None]] = {}
+    frames: dict[str, FrameInfo] = {}
     for fe in fevs:
-        frames[fe.frame_id] = (fe.video_id, fe.ts)
+        frames[fe.frame_id] = fe.info
         pairs.extend(compete(fe.evidence, s, fe.duels))
     return pairs, aggregate(pairs, frames, s)
 
@@ -292,6 +339,63 @@ def evaluate(matches: list[ProductVideoMatch], truth: list[dict], fevs: list[Fra
         retrieved = {(owner[i], fe.video_id) for fe in fevs for i, _ in fe.candidates}
         out["retrieval_recall_at_k"] = round(len(true & retrieved) / len(true), 4) if true else 1.0
     return out
+
+
+def _overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Total length of the intersection of two sets of disjoint intervals."""
+    return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
+
+
+def _union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def evaluate_segments(matches: list[ProductVideoMatch], shots: list[dict]) -> dict:
+    """How well the accepted true matches' segments cover the truth's shots of their product:
+    time_recall (share of the product's on-screen time inside a segment), time_precision (share
+    of segment time when the product is on screen), shots_found (share of its shots touched)."""
+    true_spans: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for sh in shots:
+        if sh.get("product_id") and sh.get("in_catalog", True):
+            true_spans[(sh["product_id"], sh["video_id"])].append((sh["start"], sh["end"]))
+    on_screen = inside = covered = n_shots = found = 0.0
+    for m in matches:
+        truth = true_spans.get((m.product_id, m.video_id))
+        if not m.accepted or not truth:
+            continue
+        pred = _union([(g.start, g.end) for g in m.segments])
+        truth_u = _union(truth)
+        both = _overlap(truth_u, pred)
+        on_screen += sum(b - a for a, b in truth_u)
+        inside += both
+        covered += sum(b - a for a, b in pred)
+        n_shots += len(truth)
+        found += sum(1 for t in truth if _overlap([t], pred) > 0)
+    return {"time_recall": round(inside / on_screen, 4) if on_screen else None,
+            "time_precision": round(inside / covered, 4) if covered else None,
+            "shots_found": round(found / n_shots, 4) if n_shots else None}
+
+
+def evaluate_first_pass(passes: list[dict], shots: list[dict]) -> dict:
+    """What the first pass let through: all keyframes, and those inside a shot of a catalog
+    product (which it should never drop)."""
+    by_video: dict[str, list[dict]] = defaultdict(list)
+    for sh in shots:
+        by_video[sh["video_id"]].append(sh)
+
+    def shows_product(p: dict) -> bool:
+        return any(sh.get("product_id") and sh.get("in_catalog", True) and sh["start"] <= p["ts"] < sh["end"]
+                   for sh in by_video[p["video_id"]])
+
+    product = [p for p in passes if shows_product(p)]
+    return {"keyframes": len(passes), "passed": sum(p["passed"] for p in passes),
+            "product_keyframes": len(product), "product_keyframes_passed": sum(p["passed"] for p in product)}
 
 
 def save_cache(path: str | os.PathLike, obj) -> None:

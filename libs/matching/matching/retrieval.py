@@ -14,6 +14,23 @@ def similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gra
     return np.maximum(q_rgb @ db_rgb.T, q_gray @ db_gray.T)
 
 
+def best_similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
+    """(Q,) each query's highest similarity to any database row (-1 when the database is empty)."""
+    n = np.atleast_2d(q_rgb).shape[0]
+    if db_rgb.shape[0] == 0 or n == 0:
+        return np.full(n, -1.0)
+    return similarity(q_rgb, q_gray, db_rgb, db_gray).max(axis=1)
+
+
+def first_pass_similarity(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
+    """The first pass's question for each keyframe: how close is the whole frame to the nearest
+    catalog image? (whole-frame embeddings: the keyframe is not segmented yet)."""
+    if not images:
+        return np.zeros(0)
+    rgb, gray = embedder.embed(images, [None] * len(images))
+    return best_similarity(rgb, gray, db_rgb, db_gray)
+
+
 def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,
                   k: int = 20, min_sim: float = -1.0) -> list[list[tuple[int, float]]]:
     """For each query, the top-``k`` database rows as (index, similarity), best first."""

@@ -13,6 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class MatchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
+    # --- first pass (media-ingestion, before a keyframe is segmented) ---------------------------
+    # A keyframe whose whole-frame embedding reaches this cosine (max of rgb/gray) with no image of
+    # the job's catalog is not processed any further for that job: no mask, no features, no
+    # verification. Most of a long video shows no catalog product, and segmentation, features
+    # and verification are ~95 % of a keyframe's cost. -1 turns the first pass off.
+    # Train (grocery clips, EfficientNet-Lite0): every keyframe inside a shot of a catalog product
+    # scores >= 0.353 (the lowest that carries a true pair 0.370); 0.30 keeps a margin below that.
+    first_pass_min_sim: float = 0.30
+
     # --- retrieval (SPEC §6.1) ----------------------------------------------------------------
     retrieval_topk: int = 20
     # Candidates below this cosine (max of rgb/gray) are not verified at all. The SPEC's 0.82 is
@@ -128,3 +137,8 @@ class MatchSettings(BaseSettings):
     match_cov_bonus_at: int = 2
     match_bonus: float = 0.02
     match_accept: float = 0.80
+    # On-screen segments of an accepted match (matching.aggregate.segments_of): keyframes whose
+    # pair scores at least segment_pair_min count as showing the product; their spans merge when
+    # they are at most segment_merge_gap_s apart.
+    segment_pair_min: float = 0.5
+    segment_merge_gap_s: float = 2.0

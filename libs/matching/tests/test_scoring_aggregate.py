@@ -107,3 +107,27 @@ def test_retrieve_topk_uses_the_max_of_rgb_and_gray():
     assert [i for i, _ in top] == [3, 0]  # gray says 3 (cos 1.0), rgb says 0 (0.99)
     assert len(retrieve_topk(q, qg, db_rgb, db_gray, k=10)[0]) == 4
     assert retrieve_topk(q, qg, np.zeros((0, 4)), np.zeros((0, 4)), k=3) == [[]]
+
+
+def test_segments_merge_nearby_spans_in_time_order_with_their_best_frame():
+    from matching.aggregate import FrameInfo, Segment
+
+    s = S.model_copy(update=dict(segment_pair_min=0.5, segment_merge_gap_s=2.0))
+    frames = {  # frame -> (video, ts, span it stands for)
+        "a": FrameInfo("v", 11.0, 10.0, 14.0), "b": FrameInfo("v", 15.5, 14.0, 18.0),  # touching
+        "c": FrameInfo("v", 19.2, 19.0, 21.0),  # 1 s after b's span: merged too
+        "d": FrameInfo("v", 40.0, 39.0, 42.0),  # far: a segment of its own
+        "e": FrameInfo("v", 60.0, 59.0, 61.0),  # scores below segment_pair_min: not seen there
+        "f": FrameInfo("v", 80.0),  # no span recorded (an older keyframe): the instant itself
+        "w": FrameInfo("w", 5.0, 4.0, 6.0),  # another video
+    }
+    pairs = [_ps("A", "d", 0.96), _ps("A", "b", 0.9), _ps("A", "a", 0.6), _ps("A", "c", 0.7),
+             _ps("A", "e", 0.3), _ps("A", "f", 0.55), _ps("A", "b", 0.2, "A-img2"), _ps("A", "w", 0.95)]
+    by_video = {m.video_id: m for m in aggregate(pairs, frames, s)}
+    assert by_video["v"].segments == [Segment(10.0, 21.0, 15.5, 0.9), Segment(39.0, 42.0, 40.0, 0.96),
+                                      Segment(80.0, 80.0, 80.0, 0.55)]
+    assert by_video["v"].ts == 40.0  # ts stays the best frame of the whole video
+    assert by_video["w"].segments == [Segment(4.0, 6.0, 5.0, 0.95)]
+    # a rejected pair says nothing about where the product is
+    [rejected] = aggregate([_ps("B", "a", 0.6)], frames, s, include_rejected=True)
+    assert not rejected.accepted and rejected.segments == []
