@@ -12,6 +12,9 @@ committed, the same --seed gives the same files.
                 a variant that is not in the catalog: it appears in clips and must not match.
   truth.json    {"matches": [{product_id, video_id}]} and, per clip, its shots.
 
+With --long-video SECONDS one more video, `demo-long`, lasts that long: kitchen footage in which
+one catalog product is shown at two moments far apart (two on-screen segments to find).
+
 Example:  python scripts/make_demo_dataset.py data/demo-dataset
 """
 from __future__ import annotations
@@ -181,7 +184,42 @@ def scene_with(front: np.ndarray | None, rng: random.Random) -> np.ndarray:
     return scene
 
 
-def build(out: Path, n_videos: int, seed: int) -> dict:
+def write_shots(path: Path, rng: random.Random, shots: list[tuple[str | None, np.ndarray | None, object]]) -> list[dict]:
+    """Render (product_id, front or None, seconds) shots of kitchen scenes; returns the timeline.
+    ``seconds`` may be a function drawing the length, called after the scene is drawn."""
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
+    n_frames, timeline = 0, []
+    for si, (pid, front, seconds) in enumerate(shots):
+        photo = scene_with(front, rng)
+        start = n_frames / FPS
+        for frame in Camera(rng, seconds() if callable(seconds) else seconds).frames(photo):
+            writer.write(frame)
+            n_frames += 1
+        timeline.append({"shot": si, "start": round(start, 2), "end": round(n_frames / FPS, 2), "product_id": pid})
+    writer.release()
+    os.replace(tmp, path)
+    return timeline
+
+
+def long_video_shots(rng: random.Random, seconds: float, pid: str, front: np.ndarray):
+    """Kitchen footage of about ``seconds`` with ``pid`` shown in two 2 s shots, at about a quarter
+    and three quarters of the way through."""
+    shots, t = [], 0.0
+    moments = [seconds * 0.25, seconds * 0.75]
+    while t < seconds - 1.5:
+        if moments and t >= moments[0]:
+            moments.pop(0)
+            shots.append((pid, front, 2.0))
+            t += 2.0
+            continue
+        length = min(rng.uniform(3.0, 6.0), max(1.6, seconds - t))
+        shots.append((None, None, length))
+        t += length
+    return shots
+
+
+def build(out: Path, n_videos: int, seed: int, long_video_s: float = 0.0) -> dict:
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "videos").mkdir(exist_ok=True)
@@ -215,30 +253,29 @@ def build(out: Path, n_videos: int, seed: int) -> dict:
         while len(shots) < 3:
             shots.append((None, None))
         rng.shuffle(shots)
-        path = out / "videos" / f"{vid}.mp4"
-        tmp = path.with_name(f".{path.name}.tmp.mp4")
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
-        n_frames, timeline = 0, []
-        for si, (pid, front) in enumerate(shots):
-            photo = scene_with(front, rng)
-            start = n_frames / FPS
-            for frame in Camera(rng, rng.uniform(1.6, 2.4)).frames(photo):
-                writer.write(frame)
-                n_frames += 1
-            timeline.append({"shot": si, "start": round(start, 2), "end": round(n_frames / FPS, 2), "product_id": pid})
-        writer.release()
-        os.replace(tmp, path)
+        timeline = write_shots(out / "videos" / f"{vid}.mp4", rng,
+                               [(pid, front, lambda: rng.uniform(1.6, 2.4)) for pid, front in shots])
         videos.append({"video_id": vid, "platform": "local", "title": f"Breakfast drinks clip {vi + 1}",
                        "url": f"local://demo/{vid}", "keywords": list(KEYWORDS), "path": f"videos/{vid}.mp4",
-                       "published_at": "2026-10-01T00:00:00Z", "duration_s": round(n_frames / FPS, 2)})
+                       "published_at": "2026-10-01T00:00:00Z", "duration_s": timeline[-1]["end"]})
         timelines.append({"video_id": vid, "shots": timeline})
         matches += [{"product_id": pid, "video_id": vid} for pid in dict.fromkeys(chosen)]
+    if long_video_s > 0:
+        lrng = random.Random(f"{seed}-long")
+        pid = lrng.choice(pids)
+        timeline = write_shots(out / "videos" / "demo-long.mp4", lrng,
+                               long_video_shots(lrng, long_video_s, pid, fronts[pid]))
+        videos.append({"video_id": "demo-long", "platform": "local", "title": "A long breakfast haul",
+                       "url": "local://demo/demo-long", "keywords": list(KEYWORDS), "path": "videos/demo-long.mp4",
+                       "published_at": "2026-10-01T00:00:00Z", "duration_s": timeline[-1]["end"]})
+        timelines.append({"video_id": "demo-long", "shots": timeline})
+        matches.append({"product_id": pid, "video_id": "demo-long"})
 
     (out / "catalog.json").write_text(json.dumps({"products": products}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
     (out / "truth.json").write_text(json.dumps({"matches": matches, "videos": timelines,
                                                 "not_in_catalog": [pid for pid, _ in hidden]}, indent=1))
-    (out / "VERSION").write_text(f"{VERSION} {seed} {n_videos}\n")
+    (out / "VERSION").write_text(f"{VERSION} {seed} {n_videos} {long_video_s:g}\n")
     return {"products": len(products), "videos": len(videos), "pairs": len(matches), "out": str(out)}
 
 
@@ -247,13 +284,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="output folder (keep it under data/ or outside the repository)")
     ap.add_argument("--videos", type=int, default=8, help="number of clips (default 8)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--long-video", type=float, default=0.0, metavar="SECONDS",
+                    help="add `demo-long`, a video of SECONDS in which one product appears twice (default: none)")
     ap.add_argument("--force", action="store_true", help="rebuild even if OUT already holds this version")
     args = ap.parse_args(argv)
     stamp = args.out / "VERSION"
-    if not args.force and stamp.exists() and stamp.read_text().split() == [str(VERSION), str(args.seed), str(args.videos)]:
+    want = [str(VERSION), str(args.seed), str(args.videos), f"{args.long_video:g}"]
+    if not args.force and stamp.exists() and stamp.read_text().split() == want:
         print(f"demo dataset already in {args.out}")
         return 0
-    print(json.dumps(build(args.out, args.videos, args.seed)))
+    print(json.dumps(build(args.out, args.videos, args.seed, args.long_video)))
     return 0
 
 

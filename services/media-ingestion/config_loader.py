@@ -7,6 +7,11 @@ from pydantic import AliasChoices, Field, FilePath
 from pydantic_settings import SettingsConfigDict
 
 from common_py.settings import CommonSettings
+from matching.settings import MatchSettings
+from vision_common.keyframes import KeyframeSettings
+from vision_common.settings import VisionSettings
+
+_KS = KeyframeSettings()
 
 
 class MediaIngestionConfig(CommonSettings):
@@ -17,8 +22,19 @@ class MediaIngestionConfig(CommonSettings):
     local_dataset_dir: Path | None = Field(
         None, description="a dataset in the SPEC §8 layout; the video source when no online one is configured")
     max_videos_per_job: int = Field(50, ge=0, description="videos ingested per job at most")
-    keyframes_min: int = Field(3, ge=1)
-    keyframes_max: int = Field(8, ge=1)
+    # keyframes (vision_common.keyframes): every shot represented, KEYFRAMES_MIN..KEYFRAMES_MAX for
+    # a short clip, up to KEYFRAMES_PER_MINUTE per minute of a long video, KEYFRAMES_MAX_PER_VIDEO at most
+    keyframes_min: int = Field(_KS.min_frames, ge=1)
+    keyframes_max: int = Field(_KS.max_frames, ge=1, description="the budget of a short clip")
+    keyframes_per_minute: float = Field(_KS.per_minute, gt=0, description="the budget of a long video, per minute")
+    keyframes_max_per_video: int = Field(_KS.max_total, ge=1)
+    video_decode_threads: int = Field(2, ge=1, description="FFmpeg decoder threads")
+    # the first pass (services/first_pass.py; its threshold is FIRST_PASS_MIN_SIM, a matching setting)
+    first_pass_wait_s: float = Field(
+        600, ge=0, description="how long the first pass waits for the job's catalog embeddings before "
+                               "letting every keyframe through")
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+    matching: MatchSettings = Field(default_factory=MatchSettings)
 
     # YouTube and Bilibili through yt-dlp, for the platforms a job names
     video_online_sources: Literal["auto", "on", "off"] = Field(
@@ -35,6 +51,11 @@ class MediaIngestionConfig(CommonSettings):
     ytdlp_js_runtime: str | None = Field(None, description="deno (yt-dlp's default), node, bun or quickjs")
     ytdlp_js_runtime_path: str | None = Field(None, description="the runtime's executable, if not on PATH")
     ytdlp_remote_components: str = Field("", description="comma list, e.g. ejs:github (yt-dlp's JS challenge solver)")
+
+    def keyframe_settings(self) -> KeyframeSettings:
+        return KeyframeSettings(min_frames=self.keyframes_min, max_frames=self.keyframes_max,
+                                per_minute=self.keyframes_per_minute, max_total=self.keyframes_max_per_video,
+                                threads=self.video_decode_threads)
 
     @property
     def online_videos_enabled(self) -> bool:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from common_py.bus import Event, HandlerContext
 from common_py.storage import Storage
 from common_py.uow import stable_event_id
-from matching.aggregate import aggregate
+from matching.aggregate import FrameInfo, aggregate
 from matching.assets import Asset
 from matching.distinct import prepare_catalog
 from matching.frame import match_frame
@@ -48,14 +48,14 @@ class Matcher:
         if skipped:
             log.warning("%d keyframe(s) without features are left out of matching", skipped)
         pairs: list[PairScore] = []
-        frames_meta: dict[str, tuple[str, float | None]] = {}
+        frames_meta: dict[str, FrameInfo] = {}
         if catalog:
             # one search for all keyframes of the job (the client sends it in chunks)
             hits = await self.index.top_k(job_id, [f.asset_id for fs in videos.values() for f in fs], top_k)
             for video_id, frames in videos.items():
                 work = []
                 for f in frames:
-                    frames_meta[f.asset_id] = (video_id, f.ts)
+                    frames_meta[f.asset_id] = FrameInfo(video_id, f.ts, f.shot_start, f.shot_end)
                     cands = [(catalog[i], sim) for i, sim in hits.get(f.asset_id, []) if i in catalog]
                     if cands:
                         work.append(self._verify(f, cands))
@@ -77,5 +77,6 @@ class Matcher:
                 "best_pair": {"img_id": m.best_img_id, "frame_id": m.best_frame_id,
                               "score_pair": min(1.0, max(0.0, m.score_pair))},
                 "score": min(1.0, max(0.0, m.score)), "ts": max(0.0, m.ts or 0.0),
+                "segments": [g.as_dict() for g in m.segments],
             } for match_id, m in zip(ids, matches)])
             await tx.emit("matchings.process.completed", {"job_id": job_id})

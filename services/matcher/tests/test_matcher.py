@@ -68,7 +68,11 @@ async def test_matches_the_shown_product_not_its_sibling(start_service, event_si
         await db_pool.execute("INSERT INTO videos (video_id, platform) VALUES ($1, 'local')", vid)
         await db_pool.execute("INSERT INTO job_videos VALUES ($1, $2)", job, vid)
         await insert_asset(db_pool, root, "video_frames", "frame_id", f"{vid}-f0", "video_id", vid, scenes[key],
-                           embedder, {"ts": 2.5})
+                           embedder, {"ts": 2.5, "shot_start": 1.0, "shot_end": 4.2})
+        await db_pool.execute("INSERT INTO job_frames VALUES ($1, $2)", job, f"{vid}-f0")
+    # a keyframe of the video that this job's first pass left out: the matcher does not look at it
+    await insert_asset(db_pool, root, "video_frames", "frame_id", "vid-orange-f1", "video_id", "vid-orange",
+                       scenes["scene"], embedder, {"ts": 30.0})
 
     index = start_service("vector-index")
     start_service("matcher", VECTOR_INDEX_URL=index.url)
@@ -79,10 +83,13 @@ async def test_matches_the_shown_product_not_its_sibling(start_service, event_si
     r = results[0]
     assert r["best_pair"] == {**r["best_pair"], "img_id": "img-sunny-orange", "frame_id": "vid-orange-f0"}
     assert r["score"] >= 0.8 and r["ts"] == 2.5
+    # where it is on screen: the span its keyframe stands for (not the keyframe outside the job)
+    [segment] = r["segments"]
+    assert (segment["start"], segment["end"], segment["best_ts"]) == (1.0, 4.2, 2.5) and segment["score"] >= 0.8
     row = await db_pool.fetchrow("SELECT * FROM matches WHERE match_id = $1", r["match_id"])
     assert (row["job_id"], row["product_id"], row["video_id"], row["best_frame_id"]) == \
         (job, "sunny-orange", "vid-orange", "vid-orange-f0")
-    assert abs(row["score"] - r["score"]) < 1e-9
+    assert abs(row["score"] - r["score"]) < 1e-9 and row["segments"] == r["segments"]
 
 
 async def test_a_job_without_keyframes_completes_with_no_match(start_service, event_sink, db_pool):
@@ -108,6 +115,7 @@ async def test_an_unreachable_index_fails_the_job_after_the_retries(start_servic
     await db_pool.execute("INSERT INTO job_videos VALUES ($1, 'vz')", job)
     await insert_asset(db_pool, root, "video_frames", "frame_id", "vz-f0", "video_id", "vz", scenes["scene"], embedder,
                        {"ts": 0.0})
+    await db_pool.execute("INSERT INTO job_frames VALUES ($1, 'vz-f0')", job)
     start_service("matcher", VECTOR_INDEX_URL="http://127.0.0.1:9")  # nothing listens there
     await sink.bus.publish("match.request", {"job_id": job, "industry": "x", "top_k": 20})
     failed = await sink.wait_for("job.failed", job, timeout=60)

@@ -1,10 +1,13 @@
-"""Find the videos of an industry, extract 3-8 sharp keyframes each (shot changes + sharpness,
-accurate ts), store them, and announce them: one `video.keyframes.ready` per video, then the
-job's keyframe count and its completion.
+"""Find the videos of an industry, extract their keyframes (every shot represented, 3-8 for a
+short clip, more for a long video within a per-minute ceiling; accurate ts and the span each
+stands for), store them, keep those that pass the job's first pass, and announce them:
+`video.keyframes.ready` per video (in events of at most 64 keyframes), then the job's keyframe
+count and its completion.
 
 Like the catalog collector: one transaction per video (progress shows while a long job runs),
 deterministic event ids (a redelivered request re-emits the same ids), a video that fails to
-decode is logged and skipped, and a video ingested by an earlier job is reused as it is.
+decode is logged and skipped, and a video ingested by an earlier job is reused as it is (the
+first pass is the job's own: it runs again against each job's catalog).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from common_py.errors import ErrorCode, JobFailed
 from common_py.storage import Storage, derive_id
 from common_py.uow import UnitOfWork, stable_event_id
 from services.sources.base import SourceError, VideoRecord, VideoSource
+from services.first_pass import FirstPass
 from vision_common.errors import VisionError
-from vision_common.image_io import encode_image
-from vision_common.keyframes import extract_keyframes
+from vision_common.keyframes import KeyframeSettings, extract_keyframes
 
 log = logging.getLogger("media-ingestion")
 _PREFIX = {"youtube": "yt-", "bilibili": "bili-"}
+EVENT_FRAMES_MAX = 64  # keyframes per video.keyframes.ready event (the contract's maxItems)
 
 
 def video_id_for(rec: VideoRecord) -> str:
@@ -40,16 +44,25 @@ class Frame:
     frame_id: str
     ts: float
     local_path: str
+    shot_start: float | None = None
+    shot_end: float | None = None
+
+    def event_item(self) -> dict:
+        item = {"frame_id": self.frame_id, "ts": self.ts, "local_path": self.local_path}
+        if self.shot_start is not None and self.shot_end is not None:
+            item.update(shot_start=self.shot_start, shot_end=self.shot_end)
+        return item
 
 
 class MediaIngestion:
-    def __init__(self, uow: UnitOfWork, storage: Storage, plan_sources, *, max_videos: int, kf_min: int, kf_max: int):
+    def __init__(self, uow: UnitOfWork, storage: Storage, plan_sources, first_pass: FirstPass, *,
+                 max_videos: int, keyframes: KeyframeSettings):
         self.uow = uow
         self.storage = storage
         self.plan_sources = plan_sources  # (platforms) -> list[VideoSource]
+        self.first_pass = first_pass
         self.max_videos = max_videos
-        self.kf_min = kf_min
-        self.kf_max = kf_max
+        self.keyframes = keyframes
 
     async def find(self, industry: str, queries: list[str], platforms: list[str], recency_days: int,
                    limit: int) -> list[tuple[VideoSource, VideoRecord]]:
@@ -74,15 +87,17 @@ class MediaIngestion:
 
     async def _known_frames(self, video_id: str) -> list[Frame]:
         rows = await self.uow.pool.fetch(
-            "SELECT frame_id, ts, local_path FROM video_frames WHERE video_id = $1 ORDER BY ts", video_id)
-        frames = [Frame(r["frame_id"], r["ts"], r["local_path"]) for r in rows]
+            "SELECT frame_id, ts, local_path, shot_start, shot_end FROM video_frames WHERE video_id = $1 ORDER BY ts",
+            video_id)
+        frames = [Frame(r["frame_id"], r["ts"], r["local_path"], r["shot_start"], r["shot_end"]) for r in rows]
         return frames if frames and all(self.storage.exists(f.local_path) for f in frames) else []
 
     async def _extract(self, source: VideoSource, rec: VideoRecord, video_id: str) -> list[Frame]:
         workdir = self.storage.resolve(f"videos/{video_id}/download")
         try:
             path = await source.fetch(rec, workdir)
-            keyframes = await asyncio.to_thread(extract_keyframes, path, self.kf_min, self.kf_max)
+            ks = self.keyframes
+            keyframes = await asyncio.to_thread(extract_keyframes, path, ks.min_frames, ks.max_frames, ks)
         finally:
             if rec.local_file is None:  # a download has served its purpose, a failed one too
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -92,18 +107,19 @@ class MediaIngestion:
         for kf in keyframes:
             frame_id = frame_id_for(video_id, kf.ts)
             rel = self.storage.frame(video_id, frame_id)
-            data = await asyncio.to_thread(encode_image, kf.image, ".jpg", 92)
-            await asyncio.to_thread(self.storage.write_bytes, rel, data)
-            frames.append(Frame(frame_id, float(kf.ts), rel))
+            await asyncio.to_thread(self.storage.write_bytes, rel, kf.jpeg)
+            frames.append(Frame(frame_id, float(kf.ts), rel, kf.shot_start, kf.shot_end))
         return frames
 
     async def ingest_video(self, job_id: str, source: VideoSource, rec: VideoRecord) -> int:
+        """Store the video and its keyframes; returns how many of them this job processes."""
         video_id = video_id_for(rec)
         frames = await self._known_frames(video_id)
         if not frames:
             frames = await self._extract(source, rec, video_id)
         if not frames:
             raise VisionError(f"no usable keyframe in video {video_id}")
+        kept = await self.first_pass.select(job_id, video_id, frames)
         async with self.uow.begin() as tx:
             await tx.conn.execute(
                 """INSERT INTO videos (video_id, platform, url, title, duration_s, published_at)
@@ -113,13 +129,17 @@ class MediaIngestion:
             await tx.conn.execute("INSERT INTO job_videos (job_id, video_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                                   job_id, video_id)
             await tx.conn.executemany(
-                "INSERT INTO video_frames (frame_id, video_id, ts, local_path) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (frame_id) DO NOTHING", [(f.frame_id, video_id, f.ts, f.local_path) for f in frames])
-            await tx.emit("video.keyframes.ready", {
-                "event_id": stable_event_id(job_id, "video.keyframes.ready", video_id),
-                "job_id": job_id, "video_id": video_id,
-                "frames": [{"frame_id": f.frame_id, "ts": f.ts, "local_path": f.local_path} for f in frames]})
-        return len(frames)
+                "INSERT INTO video_frames (frame_id, video_id, ts, local_path, shot_start, shot_end) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (frame_id) DO NOTHING",
+                [(f.frame_id, video_id, f.ts, f.local_path, f.shot_start, f.shot_end) for f in frames])
+            await tx.conn.executemany("INSERT INTO job_frames (job_id, frame_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                      [(job_id, f.frame_id) for f in kept])
+            for i in range(0, len(kept), EVENT_FRAMES_MAX):
+                await tx.emit("video.keyframes.ready", {
+                    "event_id": stable_event_id(job_id, "video.keyframes.ready", video_id, str(i // EVENT_FRAMES_MAX)),
+                    "job_id": job_id, "video_id": video_id,
+                    "frames": [f.event_item() for f in kept[i:i + EVENT_FRAMES_MAX]]})
+        return len(kept)
 
     async def ingest(self, job_id: str, industry: str, queries: list[str], platforms: list[str],
                      recency_days: int, max_videos: int | None = None) -> int:

@@ -56,7 +56,7 @@ def test_ids():
 async def test_ingests_keyframes_skips_broken_video_and_reuses_across_jobs(
         start_service, event_sink, bus_settings, db_pool, dataset):
     sink = await event_sink(KEYS)
-    start_service("media-ingestion", LOCAL_DATASET_DIR=str(dataset))
+    start_service("media-ingestion", LOCAL_DATASET_DIR=str(dataset), FIRST_PASS_WAIT_S="0")
     job = await create_job(db_pool, "pillow")
     await sink.bus.publish("videos.search.request", {"job_id": job, "industry": "pillow", "queries": ["pillow"],
                                                      "platforms": ["youtube"], "recency_days": 7})
@@ -94,7 +94,7 @@ async def test_ingests_keyframes_skips_broken_video_and_reuses_across_jobs(
 
 async def test_nothing_selected_completes_with_zero_keyframes(start_service, event_sink, db_pool, dataset):
     sink = await event_sink(KEYS)
-    start_service("media-ingestion", LOCAL_DATASET_DIR=str(dataset))
+    start_service("media-ingestion", LOCAL_DATASET_DIR=str(dataset), FIRST_PASS_WAIT_S="0")
     job = await create_job(db_pool, "submarine")
     await sink.bus.publish("videos.search.request", {"job_id": job, "industry": "submarine", "queries": ["x"],
                                                      "platforms": ["youtube"], "recency_days": 7})

@@ -44,7 +44,7 @@ def replay_env(media, tmp_path) -> dict[str, str]:
 async def test_online_videos_arrive_as_events_and_rows_and_a_second_job_downloads_nothing(
         start_service, event_sink, bus_settings, db_pool, media, replay_env):
     sink = await event_sink(KEYS)
-    start_service("media-ingestion", **replay_env)
+    start_service("media-ingestion", FIRST_PASS_WAIT_S="0", **replay_env)
     job = await create_job(db_pool, "ergonomic pillow")
     await sink.bus.publish("videos.search.request", {"job_id": job, **REQUEST})
     await sink.wait_for("videos.collections.completed", job, timeout=120)

@@ -25,8 +25,7 @@ async def job_status(pool: asyncpg.Pool, job_id: str) -> dict | None:
              (SELECT count(*) FROM product_images pi JOIN job_products jp USING (product_id)
                 WHERE jp.job_id = $1) AS product_images,
              (SELECT count(*) FROM job_videos WHERE job_id = $1) AS videos,
-             (SELECT count(*) FROM video_frames vf JOIN job_videos jv USING (video_id)
-                WHERE jv.job_id = $1) AS keyframes,
+             (SELECT count(*) FROM job_frames WHERE job_id = $1) AS keyframes,
              (SELECT count(*) FROM matches WHERE job_id = $1) AS matches,
              (SELECT count(*) FROM matches WHERE job_id = $1 AND evidence_path IS NOT NULL) AS evidence""",
         job_id))

@@ -31,8 +31,9 @@ def on_frames_ready(seg: ProductSegmentor, storage: Storage):
             await tx.conn.executemany("UPDATE video_frames SET masked_local_path = $2 WHERE frame_id = $1",
                                       [(f["frame_id"], f["mask_path"]) for f in frames])
             if frames:
+                # one masked event per ready event (a long video comes in several)
                 await tx.emit("video.keyframes.masked", {
-                    "event_id": stable_event_id(event.job_id, "video.keyframes.masked", p["video_id"]),
+                    "event_id": stable_event_id(event.job_id, "video.keyframes.masked", event.event_id),
                     "job_id": event.job_id, "video_id": p["video_id"], "frames": frames})
     return handle
 

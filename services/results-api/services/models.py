@@ -22,6 +22,13 @@ class VideoRef(BaseModel):
     platform: str
 
 
+class Segment(BaseModel):
+    start: float = Field(description="seconds into the video where the product comes into view")
+    end: float = Field(description="seconds into the video where it is last seen")
+    best_ts: float = Field(description="the best frame of this stretch")
+    score: float = Field(description="score of that frame's pair")
+
+
 class MatchSummary(BaseModel):
     match_id: str
     job_id: str
@@ -33,6 +40,8 @@ class MatchSummary(BaseModel):
     product: ProductRef
     video: VideoRef
     evidence_url: str | None = Field(description="path of the evidence image on this API; null until it exists")
+    segments: list[Segment] = Field(default_factory=list, description=(
+        "every stretch of the video where the product is seen, in time order; ts is the best frame"))
     created_at: datetime
 
 
@@ -73,6 +82,8 @@ class Product(BaseModel):
 class VideoFrame(BaseModel):
     frame_id: str
     ts: float = Field(description="seconds into the video")
+    shot_start: float | None = Field(None, description="start of the stretch of video the keyframe stands for")
+    shot_end: float | None = Field(None, description="its end")
     local_path: str = Field(description="relative to DATA_ROOT")
     masked_local_path: str | None
     has_embedding: bool

@@ -95,4 +95,5 @@ class ReadModel:
                                url=r["product_url"], src=r["src"]),
             video=VideoRef(video_id=r["video_id"], title=r["video_title"], url=r["video_url"],
                            platform=r["platform"]),
-            evidence_url=f"/evidence/{quote(r['match_id'])}.jpg" if has_evidence else None)
+            evidence_url=f"/evidence/{quote(r['match_id'])}.jpg" if has_evidence else None,
+            segments=r["segments"] or [])

@@ -9,7 +9,7 @@ import asyncpg
 
 _MATCH_COLUMNS = """
     m.match_id, m.job_id, j.industry, m.score, m.ts, m.best_img_id, m.best_frame_id, m.evidence_path,
-    m.score_pair, m.consistency, m.coverage, m.created_at,
+    m.score_pair, m.consistency, m.coverage, m.segments, m.created_at,
     p.product_id, p.title AS product_title, p.brand, p.url AS product_url, p.src,
     v.video_id, v.title AS video_title, v.url AS video_url, v.platform"""
 _MATCH_FROM = """
@@ -86,6 +86,7 @@ class Repository:
             if video is None:
                 return None, []
             frames = await conn.fetch(
-                "SELECT frame_id, ts, local_path, masked_local_path, emb_rgb IS NOT NULL AS has_embedding "
-                "FROM video_frames WHERE video_id = $1 ORDER BY ts, frame_id", video_id)
+                "SELECT frame_id, ts, shot_start, shot_end, local_path, masked_local_path, "
+                "emb_rgb IS NOT NULL AS has_embedding FROM video_frames WHERE video_id = $1 ORDER BY ts, frame_id",
+                video_id)
         return video, frames

@@ -53,7 +53,7 @@ async def test_results_best_score_first_with_product_video_and_evidence(client, 
                     "url": "https://example.com/p1", "src": "amazon"},
         "video": {"video_id": "v1", "title": "Pillow review", "url": "https://youtube.com/watch?v=1",
                   "platform": "youtube"},
-        "evidence_url": "/evidence/m1.jpg",
+        "evidence_url": "/evidence/m1.jpg", "segments": [],
     }
     assert [m["evidence_url"] for m in body["items"][1:]] == [None] * 4
     # the URL it gives is the one that serves the image
@@ -162,3 +162,20 @@ async def test_openapi_docs(client):
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/results", "/products/{product_id}", "/videos/{video_id}", "/matches/{match_id}",
             "/jobs/{job_id}/matches", "/evidence/{match_id}.jpg"} <= set(paths)
+
+
+async def test_segments_where_the_product_is_on_screen(client, db_pool):
+    """The matcher's segments come back in /results, /matches/{id} and the job's matches, in time
+    order; keyframes say which stretch of their video they stand for."""
+    segments = [{"start": 2.0, "end": 6.5, "best_ts": 3.0, "score": 0.91},
+                {"start": 11.8, "end": 14.0, "best_ts": 12.5, "score": 0.97}]
+    await db_pool.execute("UPDATE matches SET segments = $2 WHERE match_id = $1", "m1", segments)
+    await db_pool.execute("UPDATE video_frames SET shot_start = 11.8, shot_end = 14.0 WHERE frame_id = 'f1a'")
+    items = {m["match_id"]: m for m in (await client.get("/results", params={"job_id": "j-pillow"})).json()["items"]}
+    assert items["m1"]["segments"] == segments and items["m2"]["segments"] == []
+    assert (await client.get("/matches/m1")).json()["segments"] == segments
+    job = (await client.get("/jobs/j-pillow/matches")).json()["items"]
+    assert [m["segments"] for m in job if m["match_id"] == "m1"] == [segments]
+    frames = (await client.get("/videos/v1")).json()["frames"]
+    assert [(f["frame_id"], f["shot_start"], f["shot_end"]) for f in frames] == [("f1b", None, None),
+                                                                                ("f1a", 11.8, 14.0)]
