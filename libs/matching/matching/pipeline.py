@@ -163,7 +163,7 @@ def _video_task(args: tuple[str, str, str, dict, tuple | None]) -> dict:
                 items.append((fid, decode_image(k.jpeg, str(fpath))))
                 meta[fid] = dict(owner_id=video_id, ts=k.ts, shot_start=k.shot_start, shot_end=k.shot_end,
                                  image_path=str(fpath))
-            t["decode"] += time.perf_counter() - t0
+            t["store"] += time.perf_counter() - t0
             if gate is not None:
                 t0 = time.perf_counter()
                 sims = first_pass_similarity(_W["embedder"], [im for _, im in items], gate[0], gate[1])

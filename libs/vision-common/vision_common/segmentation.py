@@ -138,6 +138,7 @@ class U2NetPSegmenter:
         self.size = int(settings.seg_input_size)
         self.threshold = settings.seg_threshold
         self.min_area = settings.seg_min_area
+        self.batch_size = max(1, int(settings.seg_batch_size))
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(1, settings.seg_threads)
         so.inter_op_num_threads = 1
@@ -156,13 +157,16 @@ class U2NetPSegmenter:
         return ((x - self._MEAN) / self._STD).transpose(2, 0, 1)
 
     def saliency(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """U2NetP's first output (the fused map), min-max normalised per image, input-sized."""
-        batch = np.stack([self._prep(im) for im in images])
-        out = self.session.run(None, {self.input_name: batch})[0][:, 0]
+        """U2NetP's first output (the fused map), min-max normalised per image, input-sized; the
+        model sees at most SEG_BATCH_SIZE images at a time."""
         maps = []
-        for im, o in zip(images, out):
-            o = (o - o.min()) / max(1e-6, float(o.max() - o.min()))
-            maps.append(cv2.resize(o, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR))
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start:start + self.batch_size]
+            batch = np.stack([self._prep(im) for im in chunk])
+            out = self.session.run(None, {self.input_name: batch})[0][:, 0]
+            for im, o in zip(chunk, out):
+                o = (o - o.min()) / max(1e-6, float(o.max() - o.min()))
+                maps.append(cv2.resize(o, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR))
         return maps
 
     def segment_batch(self, images: list[np.ndarray]) -> list[SegmentationResult]:
@@ -312,6 +316,7 @@ class RMBGSegmenter:
             mean, std = cfg.get("image_mean", mean), cfg.get("image_std", std)
         self.size, self.mean, self.std = size, np.array(mean, np.float32), np.array(std, np.float32)
         self.threshold, self.min_area, self.person = settings.seg_threshold, settings.seg_min_area, person
+        self.batch_size = max(1, int(settings.seg_batch_size))
         self._torch = torch
 
     def _first_tensor(self, out):
@@ -327,13 +332,16 @@ class RMBGSegmenter:
     def segment_batch(self, images: list[np.ndarray]) -> list[SegmentationResult]:
         torch = self._torch
         try:
-            xs = []
-            for im in images:
-                x = cv2.cvtColor(cv2.resize(im, (self.size, self.size)), cv2.COLOR_BGR2RGB).astype(np.float32) / 255
-                xs.append(((x - self.mean) / self.std).transpose(2, 0, 1))
-            with torch.inference_mode():
-                out = self._first_tensor(self.model(torch.from_numpy(np.stack(xs)).to(self.device)))
-            out = out.float().cpu().numpy()[:, 0]
+            outs = []
+            for start in range(0, len(images), self.batch_size):  # SEG_BATCH_SIZE images at a time
+                xs = []
+                for im in images[start:start + self.batch_size]:
+                    x = cv2.cvtColor(cv2.resize(im, (self.size, self.size)), cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+                    xs.append(((x - self.mean) / self.std).transpose(2, 0, 1))
+                with torch.inference_mode():
+                    outs.append(self._first_tensor(self.model(torch.from_numpy(np.stack(xs)).to(self.device)))
+                                .float().cpu().numpy()[:, 0])
+            out = np.concatenate(outs)
             if out.min() < 0 or out.max() > 1:  # logits -> probabilities
                 out = 1.0 / (1.0 + np.exp(-out))
         except Exception as exc:

@@ -34,6 +34,9 @@ class VisionSettings(BaseSettings):
     seg_face_min_score: float = 0.7
     rmbg_model_path: Path | None = None
     seg_threads: int = 1
+    # Images the segmentation model sees at once: its activations take ~85 MB per image (U2NetP at
+    # 224 px), and a long video's event brings up to 64 keyframes.
+    seg_batch_size: int = 8
     # "auto": U2NetP on CUDA when the installed onnxruntime has the CUDA provider, else CPU.
     seg_device: str = "auto"
 
