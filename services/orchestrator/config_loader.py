@@ -4,10 +4,10 @@ import os
 
 from pydantic import AliasChoices, Field
 
-from common_py.settings import CommonSettings
+from common_py.api_access import ApiAccessSettings
 
 
-class OrchestratorConfig(CommonSettings):
+class OrchestratorConfig(ApiAccessSettings):
     http_port: int = Field(8000, validation_alias=AliasChoices("ORCHESTRATOR_PORT", "HTTP_PORT"))
     http_host: str = Field("127.0.0.1", validation_alias=AliasChoices("ORCHESTRATOR_HOST", "HTTP_HOST"))
     retrieval_topk: int = Field(20, ge=1, le=1000, description="top_k sent with match.request (SPEC §6)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from common_py.api_access import install_api_access
 from contracts import COMPLETION_KEYS
 
 from handlers.phase_events import on_completed, on_job_failed
@@ -16,6 +17,7 @@ log = logging.getLogger("orchestrator")
 
 def register(rt) -> None:
     config = rt.settings
+    install_api_access(rt.app, config, rt.name)  # API_KEYS, CORS_ORIGINS
     manager = PhaseManager(rt.pool, config.retrieval_topk, config.phase_timeouts())
     for key in sorted(COMPLETION_KEYS):
         rt.bus.subscribe(key, on_completed(manager))

@@ -32,7 +32,7 @@ async def status(job_id: str, request: Request) -> dict:
 async def jobs(request: Request, limit: int = 20) -> list[dict]:
     limit = max(1, min(limit, 200))
     rows = await request.app.state.pool.fetch(
-        "SELECT job_id, industry, phase, failed_reason, created_at, updated_at FROM jobs "
+        "SELECT job_id, industry, phase, failed_reason, created_at, updated_at, completed_at FROM jobs "
         "ORDER BY created_at DESC LIMIT $1", limit)
-    return [{**dict(r), "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat()}
+    return [{**dict(r), **{k: r[k].isoformat() if r[k] else None for k in ("created_at", "updated_at", "completed_at")}}
             for r in rows]

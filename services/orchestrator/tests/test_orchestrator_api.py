@@ -111,3 +111,26 @@ async def test_job_failed_and_timeouts_fail_the_job_with_a_reason(start_service,
         await bus.publish("image.embeddings.completed", {"job_id": b})
         await asyncio.sleep(0.5)
         assert (await status(client, b))["phase"] == "failed"
+
+
+async def test_with_api_keys_every_job_call_needs_a_key(start_service, db_pool):
+    proc = start_service("orchestrator", API_KEYS="k-analyst,k-n8n")
+    before = await db_pool.fetchval("SELECT count(*) FROM jobs")
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        for headers in ({}, {"X-API-Key": "wrong"}):
+            r = await client.post("/start-job", json={"industry": "lamp"}, headers=headers)
+            assert r.status_code == 401 and "X-API-Key" in r.json()["detail"], r.text
+            assert (await client.get("/jobs", headers=headers)).status_code == 401
+        assert await db_pool.fetchval("SELECT count(*) FROM jobs") == before  # a refused call starts nothing
+        r = await client.post("/start-job", json={"industry": "lamp"}, headers={"X-API-Key": "k-n8n"})
+        assert r.status_code == 200, r.text
+        job_id = r.json()["job_id"]
+        assert (await client.get(f"/status/{job_id}")).status_code == 401
+        assert (await client.get(f"/status/{job_id}", headers={"X-API-Key": "k-analyst"})).json()["phase"] == "collection"
+        [job] = [j for j in (await client.get("/jobs", headers={"X-API-Key": "k-analyst"})).json() if j["job_id"] == job_id]
+        assert job["industry"] == "lamp" and job["completed_at"] is None and job["created_at"]
+        # health and metrics stay open for probes and Prometheus
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status_code == 200, path
+    # the suite shares one database: a job left in collection would count in test_phase_metrics
+    await db_pool.execute("DELETE FROM jobs WHERE job_id = $1", job_id)
