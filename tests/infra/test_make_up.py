@@ -59,6 +59,11 @@ def test_make_up_twice_then_down_twice(stack_env, tmp_path):
         for spec in SERVICES:
             r = httpx.get(f"http://127.0.0.1:{spec.port + OFFSET}/readyz", timeout=5)
             assert r.status_code == 200, (spec.name, r.text)
+        # the web UI is served, and its job calls reach this stack's orchestrator (ports moved by OFFSET)
+        ui = f"http://127.0.0.1:{8080 + OFFSET}"
+        assert 'id="app"' in httpx.get(ui + "/", timeout=5).text
+        r = httpx.get(ui + "/orchestrator/jobs", timeout=10)
+        assert r.status_code == 200 and r.json() == [], r.text  # this stack's own database: no jobs yet
         with psycopg.connect(dsn) as conn:  # migrated
             assert conn.execute("SELECT to_regclass('public.jobs') IS NOT NULL").fetchone()[0]
 

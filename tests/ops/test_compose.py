@@ -64,9 +64,10 @@ def test_each_service_reaches_the_infrastructure_by_service_name(name):
     assert urlsplit(env["POSTGRES_DSN"]).path == "/" + ALL["postgres"]["environment"]["POSTGRES_DB"]
     assert urlsplit(env["BUS_BROKER"]).hostname == "rabbitmq"
     assert urlsplit(env["REDIS_URL"]).hostname == "redis"
-    if service_of(name) == "matcher":
-        index = urlsplit(env["VECTOR_INDEX_URL"])
-        assert index.hostname in ALL and str(index.port) == ALL[index.hostname]["environment"]["HTTP_PORT"]
+    calls = {"matcher": "VECTOR_INDEX_URL", "results-api": "ORCHESTRATOR_URL"}  # service-to-service HTTP
+    if service_of(name) in calls:
+        peer = urlsplit(env[calls[service_of(name)]])
+        assert peer.hostname in ALL and str(peer.port) == ALL[peer.hostname]["environment"]["HTTP_PORT"]
 
 
 @pytest.mark.parametrize("name", sorted(APP))

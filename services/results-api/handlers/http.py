@@ -31,9 +31,13 @@ async def _results_response(request: Request, q: ResultsQuery) -> Response:
             responses={200: {"headers": {"X-Cache": {"description": "hit, miss, bypass or off",
                                                      "schema": {"type": "string"}}}}})
 async def results(request: Request, industry: str | None = IndustryQ, job_id: str | None = Query(None, min_length=1),
-                  min_score: float | None = MinScoreQ, limit: int = LimitQ, offset: int = OffsetQ) -> Response:
+                  min_score: float | None = MinScoreQ,
+                  product_id: str | None = Query(None, min_length=1, description="one product's matches"),
+                  video_id: str | None = Query(None, min_length=1, description="one video's matches"),
+                  limit: int = LimitQ, offset: int = OffsetQ) -> Response:
     industry = industry.strip() if industry else industry
-    return await _results_response(request, ResultsQuery(industry or None, job_id, min_score, limit, offset))
+    return await _results_response(request, ResultsQuery(industry or None, job_id, min_score, product_id, video_id,
+                                                         limit, offset))
 
 
 @router.get("/jobs/{job_id}/matches", response_model=ResultsPage, tags=["results"],
@@ -42,7 +46,8 @@ async def job_matches(request: Request, job_id: str, min_score: float | None = M
                       limit: int = LimitQ, offset: int = OffsetQ) -> Response:
     if not await _model(request).job_exists(job_id):
         raise HTTPException(404, f"no job with job_id {job_id!r}")
-    return await _results_response(request, ResultsQuery(None, job_id, min_score, limit, offset))
+    return await _results_response(request, ResultsQuery(job_id=job_id, min_score=min_score, limit=limit,
+                                                         offset=offset))
 
 
 @router.get("/matches/{match_id}", response_model=MatchDetail, tags=["results"], summary="One match")
@@ -79,3 +84,27 @@ async def evidence(request: Request, match_id: str = Path(description="the match
     if path is None:
         raise HTTPException(404, f"match {match_id!r} has no evidence image yet")
     return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/product-images/{img_id}", tags=["assets"], response_class=FileResponse,
+            summary="A catalog image of a product (the `image_url` of /products/{id}, a match's thumbnail)",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: {"description": "no such image"}})
+async def product_image(request: Request, img_id: str) -> FileResponse:
+    return await _image(request, "product", img_id)
+
+
+@router.get("/frames/{frame_id}", tags=["assets"], response_class=FileResponse,
+            summary="A keyframe of a video (the `image_url` of /videos/{id})",
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no such keyframe"}})
+async def frame_image(request: Request, frame_id: str) -> FileResponse:
+    return await _image(request, "frame", frame_id)
+
+
+async def _image(request: Request, kind: str, asset_id: str) -> FileResponse:
+    path = await _model(request).image_file(kind, asset_id)
+    if path is None:
+        what = "product image" if kind == "product" else "keyframe"
+        raise HTTPException(404, f"no {what} {asset_id!r} (or its file is gone from DATA_ROOT)")
+    # a gallery shows the same thumbnails again and again while it refreshes: let the browser keep
+    # them a few minutes (ids are stable: a product's source reference, a video's timestamp)
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=300"})

@@ -13,6 +13,7 @@ class ProductRef(BaseModel):
     brand: str | None
     url: str | None
     src: str
+    thumbnail_url: str | None = Field(description="path on this API of the product image that matched best")
 
 
 class VideoRef(BaseModel):
@@ -20,6 +21,7 @@ class VideoRef(BaseModel):
     title: str | None
     url: str | None
     platform: str
+    duration_s: float | None
 
 
 class Segment(BaseModel):
@@ -42,6 +44,8 @@ class MatchSummary(BaseModel):
     evidence_url: str | None = Field(description="path of the evidence image on this API; null until it exists")
     segments: list[Segment] = Field(default_factory=list, description=(
         "every stretch of the video where the product is seen, in time order; ts is the best frame"))
+    watch_url: str | None = Field(description="the video's page opened at `ts` (YouTube `&t=`, Bilibili `?t=`); "
+                                              "null when the video has no web address")
     created_at: datetime
 
 
@@ -61,6 +65,7 @@ class ResultsPage(BaseModel):
 class ProductImage(BaseModel):
     img_id: str
     local_path: str = Field(description="relative to DATA_ROOT")
+    image_url: str = Field(description="path of the image on this API")
     masked_local_path: str | None
     has_embedding: bool
     created_at: datetime
@@ -85,6 +90,7 @@ class VideoFrame(BaseModel):
     shot_start: float | None = Field(None, description="start of the stretch of video the keyframe stands for")
     shot_end: float | None = Field(None, description="its end")
     local_path: str = Field(description="relative to DATA_ROOT")
+    image_url: str = Field(description="path of the keyframe on this API")
     masked_local_path: str | None
     has_embedding: bool
 

@@ -11,7 +11,7 @@ _MATCH_COLUMNS = """
     m.match_id, m.job_id, j.industry, m.score, m.ts, m.best_img_id, m.best_frame_id, m.evidence_path,
     m.score_pair, m.consistency, m.coverage, m.segments, m.created_at,
     p.product_id, p.title AS product_title, p.brand, p.url AS product_url, p.src,
-    v.video_id, v.title AS video_title, v.url AS video_url, v.platform"""
+    v.video_id, v.title AS video_title, v.url AS video_url, v.platform, v.duration_s"""
 _MATCH_FROM = """
     FROM matches m
     JOIN jobs j ON j.job_id = m.job_id
@@ -24,6 +24,8 @@ class MatchFilter:
     industry: str | None = None
     job_id: str | None = None
     min_score: float | None = None
+    product_id: str | None = None
+    video_id: str | None = None
 
     def where(self, params: list) -> str:
         clauses = []
@@ -36,6 +38,10 @@ class MatchFilter:
         if self.min_score is not None:
             params.append(self.min_score)
             clauses.append(f"m.score >= ${len(params)}")
+        for column, value in (("m.product_id", self.product_id), ("m.video_id", self.video_id)):
+            if value is not None:
+                params.append(value)
+                clauses.append(f"{column} = ${len(params)}")
         return ("WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
@@ -62,6 +68,11 @@ class Repository:
         """(the match exists, its evidence_path)."""
         row = await self.pool.fetchrow("SELECT evidence_path FROM matches WHERE match_id = $1", match_id)
         return (row is not None, row["evidence_path"] if row else None)
+
+    async def image_path(self, kind: str, asset_id: str) -> str | None:
+        """local_path of a product image (kind "product") or a keyframe (kind "frame")."""
+        table, key = {"product": ("product_images", "img_id"), "frame": ("video_frames", "frame_id")}[kind]
+        return await self.pool.fetchval(f"SELECT local_path FROM {table} WHERE {key} = $1", asset_id)
 
     async def job_exists(self, job_id: str) -> bool:
         return await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = $1)", job_id)

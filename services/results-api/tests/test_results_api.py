@@ -50,10 +50,11 @@ async def test_results_best_score_first_with_product_video_and_evidence(client, 
         "match_id": "m1", "job_id": "j-pillow", "industry": "Ergonomic Pillow", "score": 0.95, "ts": 12.5,
         "best_img_id": "i1a", "best_frame_id": "f1a", "created_at": m1["created_at"],
         "product": {"product_id": "p1", "title": "Contour memory foam pillow", "brand": "SleepCo",
-                    "url": "https://example.com/p1", "src": "amazon"},
+                    "url": "https://example.com/p1", "src": "amazon", "thumbnail_url": "/product-images/i1a"},
         "video": {"video_id": "v1", "title": "Pillow review", "url": "https://youtube.com/watch?v=1",
-                  "platform": "youtube"},
+                  "platform": "youtube", "duration_s": 61.0},
         "evidence_url": "/evidence/m1.jpg", "segments": [],
+        "watch_url": "https://youtube.com/watch?v=1&t=12s",
     }
     assert [m["evidence_url"] for m in body["items"][1:]] == [None] * 4
     # the URL it gives is the one that serves the image
@@ -72,6 +73,11 @@ async def test_filters_industry_job_and_min_score(client):
     assert await ids(client, industry="ergonomic pillow", min_score=0.85) == ["m1", "m5"]
     assert await ids(client, industry="desk lamp", job_id="j-pillow") == []
     assert await ids(client, job_id="no-such-job") == []
+    # one product's or one video's matches, over every job (the UI's product and video pages)
+    assert await ids(client, product_id="p1") == ["m1", "m5"]
+    assert await ids(client, video_id="v2") == ["m5", "m2", "m4"]
+    assert await ids(client, product_id="p3", video_id="v2", min_score=0.8) == ["m4"]
+    assert await ids(client, product_id="nope") == []
 
 
 async def test_pagination_keeps_the_total(client):
@@ -105,19 +111,23 @@ async def test_product_video_match_and_job_endpoints(client):
     p = (await client.get("/products/p1")).json()
     assert (p["product_id"], p["src"], p["brand"], p["price"], p["currency"]) == (
         "p1", "amazon", "SleepCo", 19.99, "USD")
-    assert [(i["img_id"], i["local_path"], i["has_embedding"]) for i in p["images"]] == [
-        ("i1a", "products/p1/i1a.jpg", True), ("i1b", "products/p1/i1b.jpg", False)]
+    assert [(i["img_id"], i["local_path"], i["image_url"], i["has_embedding"]) for i in p["images"]] == [
+        ("i1a", "products/p1/i1a.jpg", "/product-images/i1a", True),
+        ("i1b", "products/p1/i1b.jpg", "/product-images/i1b", False)]
 
     v = (await client.get("/videos/v1")).json()
     assert (v["platform"], v["title"], v["duration_s"]) == ("youtube", "Pillow review", 61.0)
     assert v["published_at"].startswith("2026-06-01T12:00:00")
-    assert [(f["frame_id"], f["ts"]) for f in v["frames"]] == [("f1b", 3.0), ("f1a", 12.5)]  # by ts
+    assert [(f["frame_id"], f["ts"], f["image_url"]) for f in v["frames"]] == [
+        ("f1b", 3.0, "/frames/f1b"), ("f1a", 12.5, "/frames/f1a")]  # by ts
 
     m = (await client.get("/matches/m3")).json()
     assert (m["job_id"], m["industry"], m["score"], m["ts"], m["score_pair"], m["consistency"]) == (
         "j-lamp", "desk lamp", 0.88, 3.0, 0.88, 2)
     assert m["product"]["product_id"] == "p3" and m["video"]["video_id"] == "v1"
     assert m["evidence_url"] is None  # its evidence_path names a file that does not exist
+    assert m["watch_url"] == "https://youtube.com/watch?v=1&t=3s"
+    assert (await client.get("/matches/m2")).json()["watch_url"] == "https://bilibili.com/video/2?t=40"
 
     r = await client.get("/jobs/j-lamp/matches", params={"min_score": 0.85})
     assert [x["match_id"] for x in r.json()["items"]] == ["m3"]
@@ -131,6 +141,9 @@ async def test_product_video_match_and_job_endpoints(client):
     ("/evidence/nope.jpg", "no match with match_id 'nope'"),
     ("/evidence/m2.jpg", "match 'm2' has no evidence image yet"),
     ("/evidence/m3.jpg", "match 'm3' has no evidence image yet"),
+    ("/product-images/nope", "no product image 'nope' (or its file is gone from DATA_ROOT)"),
+    ("/product-images/i2a", "no product image 'i2a' (or its file is gone from DATA_ROOT)"),  # row, no file
+    ("/frames/nope", "no keyframe 'nope' (or its file is gone from DATA_ROOT)"),
 ])
 async def test_unknown_ids_and_missing_evidence_are_404(client, path, message):
     r = await client.get(path)
@@ -157,11 +170,37 @@ async def test_evidence_is_served_as_jpeg_from_data_root(client, evidence, db_po
     assert (await client.get("/matches/m4")).json()["evidence_url"] is None
 
 
+async def test_product_images_and_keyframes_are_served_from_data_root(client, evidence, db_pool):
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
+    await db_pool.execute("UPDATE product_images SET local_path = 'products/p1/i1b.png' WHERE img_id = 'i1b'")
+    evidence("products/p1/i1a.jpg")
+    evidence("products/p1/i1b.png", png)
+    evidence("videos/v1/frames/f1a.jpg")
+    r = await client.get("/product-images/i1a")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == JPEG
+    assert "max-age" in r.headers["cache-control"]
+    r = await client.get("/product-images/i1b")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content == png
+    r = await client.get("/frames/f1a")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == JPEG
+    # the URLs the API hands out are the ones that serve the files
+    p = (await client.get("/products/p1")).json()
+    assert [(await client.get(i["image_url"])).content for i in p["images"]] == [JPEG, png]
+    item = (await client.get("/results", params={"product_id": "p1", "limit": 1})).json()["items"][0]
+    assert (await client.get(item["product"]["thumbnail_url"])).content == JPEG
+    # a stored path that leaves DATA_ROOT is never followed
+    evidence("../outside.jpg", b"secret")
+    await db_pool.execute("UPDATE video_frames SET local_path = '../outside.jpg' WHERE frame_id = 'f1b'")
+    r = await client.get("/frames/f1b")
+    assert r.status_code == 404 and b"secret" not in r.content
+
+
 async def test_openapi_docs(client):
     assert (await client.get("/docs")).status_code == 200
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/results", "/products/{product_id}", "/videos/{video_id}", "/matches/{match_id}",
-            "/jobs/{job_id}/matches", "/evidence/{match_id}.jpg"} <= set(paths)
+            "/jobs/{job_id}/matches", "/evidence/{match_id}.jpg", "/product-images/{img_id}", "/frames/{frame_id}",
+            "/orchestrator/start-job", "/orchestrator/status/{job_id}", "/orchestrator/jobs"} <= set(paths)
 
 
 async def test_segments_where_the_product_is_on_screen(client, db_pool):

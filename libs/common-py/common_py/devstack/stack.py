@@ -117,8 +117,11 @@ class Stack:
     def up_services(self, only: set[str] | None = None, timeout_s: float = 240.0) -> dict[str, str]:
         """Start (or update) every service under supervisord and wait for their /readyz.
         Returns the processes that did not become ready, with why."""
-        procs = plan(parse_replicas(self.settings.replicas), only)
-        stack_env = {"DATA_ROOT": str(self.data_root)}
+        replicas = parse_replicas(self.settings.replicas)
+        procs = plan(replicas, only)
+        # results-api forwards the web UI's job calls to the orchestrator (its port may be moved)
+        orchestrator = next(p for p in plan(replicas, {"orchestrator"}))
+        stack_env = {"DATA_ROOT": str(self.data_root), "ORCHESTRATOR_URL": f"http://127.0.0.1:{orchestrator.port}"}
         stack_env.update({"POSTGRES_DSN": self.state.components["postgres"].url,
                           "BUS_BROKER": self.state.components["rabbitmq"].url,
                           "REDIS_URL": self.state.components["redis"].url})
