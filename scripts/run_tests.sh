@@ -34,6 +34,8 @@ done
 [ -d tests/infra ] && run_suite tests/infra
 [ -d tests/ops ] && run_suite tests/ops
 [ -d tests/e2e ] && run_suite tests/e2e
+# the analyst's side: the web UI in headless Chromium and the n8n workflow in real n8n, on one stack
+[ -d tests/ui ] && run_suite tests/ui
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo

@@ -4,53 +4,25 @@ exactly one `.completed` per stage checked; again with two replicas of embedding
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import httpx
 import pytest
 
+from common_py.testing import build_demo_dataset, start_pipeline
 from contracts import COMPLETION_KEYS
 from vision_common.keyframes import KeyframeSettings, budget
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICES = ["orchestrator", "results-api", "vector-index", "catalog-collector", "media-ingestion",
-            "product-segmentor", "vision-embedding", "vision-keypoint", "matcher", "evidence-builder"]
-
-
 @pytest.fixture(scope="module")
 def demo_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "dataset"
-    subprocess.run([sys.executable, str(REPO / "scripts/make_demo_dataset.py"), str(out), "--videos", "4"],
-                   check=True, capture_output=True)
-    return out
+    return build_demo_dataset(tmp_path_factory.mktemp("demo") / "dataset", "--videos", "4")
 
 
 @pytest.fixture(scope="module")
 def long_dataset(tmp_path_factory):
     """Two clips and a 100 s video in which one product is shown at two moments far apart."""
-    out = tmp_path_factory.mktemp("demo-long") / "dataset"
-    subprocess.run([sys.executable, str(REPO / "scripts/make_demo_dataset.py"), str(out), "--videos", "2",
-                    "--long-video", "100"], check=True, capture_output=True)
-    return out
-
-
-def start_stack(start_service, dataset: Path, replicas: int):
-    index = start_service("vector-index", wait=False)
-    env = {"LOCAL_DATASET_DIR": str(dataset), "VECTOR_INDEX_URL": f"http://127.0.0.1:{index.port}",
-           "SEGMENT_WATERMARK_S": "60", "SWEEP_INTERVAL_S": "0.5"}
-    procs = {"vector-index": [index]}
-    for name in SERVICES:
-        if name == "vector-index":
-            continue
-        n = replicas if name in ("vision-embedding", "vision-keypoint") else 1
-        procs[name] = [start_service(name, wait=False, **env) for _ in range(n)]
-    for group in procs.values():
-        for p in group:
-            p.wait_ready(timeout=240)
-    return procs
+    return build_demo_dataset(tmp_path_factory.mktemp("demo-long") / "dataset", "--videos", "2", "--long-video", "100")
 
 
 async def run_job(procs, industry="breakfast") -> tuple[str, dict, list[str]]:
@@ -120,7 +92,7 @@ KEYS = sorted(COMPLETION_KEYS) + ["match.result"]
 
 async def test_a_job_runs_end_to_end_through_every_service(start_service, event_sink, db_pool, bus_settings, demo_dataset):
     sink = await event_sink(KEYS)
-    procs = start_stack(start_service, demo_dataset, replicas=1)
+    procs = start_pipeline(start_service, demo_dataset, replicas=1)
     job_id, status, phases = await run_job(procs)
     await check_job(job_id, status, phases, procs, db_pool, bus_settings.data_root, demo_dataset, sink)
 
@@ -136,7 +108,7 @@ async def test_a_job_runs_end_to_end_through_every_service(start_service, event_
 async def test_two_replicas_of_embedding_and_keypoint_complete_each_stage_once(
         start_service, event_sink, db_pool, bus_settings, demo_dataset):
     sink = await event_sink(KEYS)
-    procs = start_stack(start_service, demo_dataset, replicas=2)
+    procs = start_pipeline(start_service, demo_dataset, replicas=2)
     job_id, status, phases = await run_job(procs)
     await check_job(job_id, status, phases, procs, db_pool, bus_settings.data_root, demo_dataset, sink)
     # both replicas did part of the work (the broker spreads deliveries between consumers)
@@ -152,7 +124,7 @@ async def test_two_replicas_of_embedding_and_keypoint_complete_each_stage_once(
 async def test_a_long_video_is_matched_with_every_moment_the_product_is_on_screen(
         start_service, event_sink, db_pool, bus_settings, long_dataset):
     sink = await event_sink(KEYS)
-    procs = start_stack(start_service, long_dataset, replicas=1)
+    procs = start_pipeline(start_service, long_dataset, replicas=1)
     job_id, status, phases = await run_job(procs)
     await check_job(job_id, status, phases, procs, db_pool, bus_settings.data_root, long_dataset, sink)
     truth = json.loads((long_dataset / "truth.json").read_text())

@@ -65,14 +65,19 @@ def data_root(tmp_path) -> Path:
     return root
 
 
-@pytest_asyncio.fixture
-async def bus_settings(stack_env, pg_dsn, data_root) -> CommonSettings:
+def isolated_settings(stack_env: dict[str, str], pg_dsn: str, data_root: Path) -> CommonSettings:
+    """Settings of a test's own: its exchange and queue prefix, fast retries, queues that expire."""
     tag = uuid.uuid4().hex[:8]
-    settings = CommonSettings(
+    return CommonSettings(
         postgres_dsn=pg_dsn, bus_broker=stack_env["BUS_BROKER"], redis_url=stack_env["REDIS_URL"],
         bus_exchange=f"test.{tag}", bus_queue_prefix=f"t{tag}.", bus_retry_base_ms=50,
         bus_queue_expires_ms=TEST_QUEUE_EXPIRES_MS,
         bus_shutdown_grace_s=10, data_root=data_root, outbox_relay_interval_s=0.2)
+
+
+@pytest_asyncio.fixture
+async def bus_settings(stack_env, pg_dsn, data_root) -> CommonSettings:
+    settings = isolated_settings(stack_env, pg_dsn, data_root)
     yield settings
     await delete_test_topology(settings)
 
@@ -184,24 +189,77 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def start_service(bus_settings, tmp_path):
-    """start_service('matcher', EXTRA_ENV='x') -> a ready ServiceProcess; stopped (SIGTERM) after
-    the test, which fails if the process did not exit cleanly."""
-    started: list[ServiceProcess] = []
+class ServiceStarter:
+    """Starts service processes on `settings`, logs in `log_dir`; `stop_all()` sends each SIGTERM
+    and returns the ones that did not exit cleanly."""
 
-    def _start(name: str, wait: bool = True, **extra: str) -> ServiceProcess:
-        env = service_env(bus_settings, **extra)
-        proc = ServiceProcess(name, env, tmp_path / f"{name}-{len(started)}.log")
-        started.append(proc)
+    def __init__(self, settings: CommonSettings, log_dir: Path):
+        self.settings = settings
+        self.log_dir = log_dir
+        self.started: list[ServiceProcess] = []
+
+    def __call__(self, name: str, wait: bool = True, **extra: str) -> ServiceProcess:
+        env = service_env(self.settings, **extra)
+        proc = ServiceProcess(name, env, self.log_dir / f"{name}-{len(self.started)}.log")
+        self.started.append(proc)
         if wait:
             proc.wait_ready()
         return proc
 
-    yield _start
-    codes = {p.name: p.stop() for p in started}
-    bad = {n: c for n, c in codes.items() if c != 0}
+    def stop_all(self) -> dict[str, int]:
+        codes = {p.name: p.stop() for p in self.started}
+        return {n: c for n, c in codes.items() if c != 0}
+
+
+@pytest.fixture
+def start_service(bus_settings, tmp_path):
+    """start_service('matcher', EXTRA_ENV='x') -> a ready ServiceProcess; stopped (SIGTERM) after
+    the test, which fails if the process did not exit cleanly."""
+    starter = ServiceStarter(bus_settings, tmp_path)
+    yield starter
+    bad = starter.stop_all()
     assert not bad, f"services did not shut down cleanly on SIGTERM: {bad}"
+
+
+def build_demo_dataset(out: Path, *args: str) -> Path:
+    """The demo dataset (scripts/make_demo_dataset.py) at `out`; `args` as its command line takes."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(REPO_ROOT / "scripts/make_demo_dataset.py"), str(out), *args],
+                   check=True, capture_output=True)
+    return out
+
+
+# the ten services of SPEC §2, in the order a whole pipeline is started
+PIPELINE = ["orchestrator", "results-api", "vector-index", "catalog-collector", "media-ingestion",
+            "product-segmentor", "vision-embedding", "vision-keypoint", "matcher", "evidence-builder"]
+
+
+def start_pipeline(start, dataset: Path, replicas: int = 1, env: dict[str, dict[str, str]] | None = None,
+                   **common: str) -> dict[str, list[ServiceProcess]]:
+    """Every service on a local dataset (`start` is start_service or a ServiceStarter), the
+    matcher pointed at the vector-index and results-api at the orchestrator; `replicas` of
+    embedding and keypoint; `env` adds per-service settings, `common` settings for all. Waits
+    until every process is ready."""
+    env = env or {}
+    shared = {"LOCAL_DATASET_DIR": str(dataset), "SEGMENT_WATERMARK_S": "60", "SWEEP_INTERVAL_S": "0.5", **common}
+    procs: dict[str, list[ServiceProcess]] = {}
+
+    def launch(name: str) -> ServiceProcess:
+        procs.setdefault(name, []).append(start(name, wait=False, **{**shared, **env.get(name, {})}))
+        return procs[name][-1]
+
+    shared["VECTOR_INDEX_URL"] = launch("vector-index").url
+    shared["ORCHESTRATOR_URL"] = launch("orchestrator").url
+    for name in PIPELINE:
+        if name not in procs:
+            for _ in range(replicas if name in ("vision-embedding", "vision-keypoint") else 1):
+                launch(name)
+    for group in procs.values():
+        for p in group:
+            p.wait_ready(timeout=240)
+    return procs
 
 
 async def existing_queues(broker: str, names: list[str]) -> set[str]:

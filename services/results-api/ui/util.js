@@ -62,7 +62,9 @@ export function parseHash(hash) {
   return {parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query)};
 }
 
+// a link to another site, only for a web address: a source's `javascript:` or `local://` address
+// is never made a link
 export function externalLink(href, text, label) {
-  if (!href) return null;
+  if (!/^https?:\/\//i.test(href || "")) return null;
   return el("a", {href, target: "_blank", rel: "noopener noreferrer", "aria-label": label}, text, " ↗");
 }

@@ -252,7 +252,7 @@ export function videoView(root, ctx, videoId, params) {
       el("h2", {}, v.title || v.video_id),
       el("p", {}, [v.platform, v.duration_s ? `duration ${fmtTs(v.duration_s)}` : null,
                    v.published_at ? `published ${fmtTime(v.published_at)}` : null].filter(Boolean).join(" · "), " ",
-         /^https?:/.test(v.url || "") ? externalLink(v.url, "watch", `Watch ${v.title}`) : el("span.muted", {}, "(a local file)")),
+         externalLink(v.url, "watch", `Watch ${v.title}`) || el("span.muted", {}, "(a local file)")),
       el("div.strip", {"aria-label": "Keyframes"},
         v.frames.map((f) => el("figure", {}, lazyImg(lazy, f.image_url, `Keyframe at ${fmtTs(f.ts)}`, ".strip-img"),
                                el("figcaption", {}, fmtTs(f.ts)))))),
