@@ -64,6 +64,10 @@ def test_make_up_twice_then_down_twice(stack_env, tmp_path):
         assert 'id="app"' in httpx.get(ui + "/", timeout=5).text
         r = httpx.get(ui + "/orchestrator/jobs", timeout=10)
         assert r.status_code == 200 and r.json() == [], r.text  # this stack's own database: no jobs yet
+        # and the matcher is given this stack's vector-index, not the default port's
+        conf = (data_root / "run" / "supervisord.conf").read_text()
+        matcher_env = conf.split("[program:matcher]", 1)[1].split("[program:", 1)[0]
+        assert f'VECTOR_INDEX_URL="http://127.0.0.1:{8090 + OFFSET}"' in matcher_env
         with psycopg.connect(dsn) as conn:  # migrated
             assert conn.execute("SELECT to_regclass('public.jobs') IS NOT NULL").fetchone()[0]
 

@@ -119,9 +119,12 @@ class Stack:
         Returns the processes that did not become ready, with why."""
         replicas = parse_replicas(self.settings.replicas)
         procs = plan(replicas, only)
-        # results-api forwards the web UI's job calls to the orchestrator (its port may be moved)
-        orchestrator = next(p for p in plan(replicas, {"orchestrator"}))
-        stack_env = {"DATA_ROOT": str(self.data_root), "ORCHESTRATOR_URL": f"http://127.0.0.1:{orchestrator.port}"}
+        # the services that call another one find it where this plan puts it (ports move with
+        # SERVICE_PORT_OFFSET): the matcher calls the vector-index, results-api the orchestrator
+        port = {p.service.name: p.port for p in plan(replicas, {"orchestrator", "vector-index"})}
+        stack_env = {"DATA_ROOT": str(self.data_root),
+                     "ORCHESTRATOR_URL": f"http://127.0.0.1:{port['orchestrator']}",
+                     "VECTOR_INDEX_URL": f"http://127.0.0.1:{port['vector-index']}"}
         stack_env.update({"POSTGRES_DSN": self.state.components["postgres"].url,
                           "BUS_BROKER": self.state.components["rabbitmq"].url,
                           "REDIS_URL": self.state.components["redis"].url})
