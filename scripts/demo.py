@@ -3,7 +3,11 @@
 
 Starts the job (POST /start-job, as n8n does), shows its progress phase by phase
 (GET /status/{job_id}), then prints the matches (GET /results) and, when the dataset has a
-truth.json, precision and recall against it. The last line is a JSON summary.
+truth.json, precision and recall against it. It ends with a JSON summary and, last, the address of
+the job in the web UI.
+
+With API keys on (API_KEYS in the environment or in .env), the first key is sent as X-API-Key
+unless --api-key names another.
 
   python scripts/demo.py --dataset data/demo-dataset --industry breakfast
 """
@@ -17,6 +21,9 @@ import time
 from pathlib import Path
 
 import httpx
+from dotenv import dotenv_values
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def fmt_counts(c: dict) -> str:
@@ -68,6 +75,13 @@ def score(items: list[dict], truth_path: Path) -> dict | None:
             "missed": sorted(map(list, truth - predicted)), "wrong": sorted(map(list, predicted - truth))}
 
 
+def default_api_key() -> str:
+    keys = os.environ.get("API_KEYS")
+    if keys is None:
+        keys = dotenv_values(REPO / ".env").get("API_KEYS") or ""
+    return next((k.strip() for k in keys.split(",") if k.strip()), "")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, help="the dataset the stack serves (for truth.json)")
@@ -76,11 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orchestrator", default=f"http://127.0.0.1:{os.environ.get('ORCHESTRATOR_PORT', '8000')}")
     ap.add_argument("--results-api", default=f"http://127.0.0.1:{os.environ.get('RESULTS_API_PORT', '8080')}")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the job")
+    ap.add_argument("--api-key", default=default_api_key(),
+                    help="sent as X-API-Key (default: the first of API_KEYS, from the environment or .env)")
     args = ap.parse_args(argv)
     data_root = Path(os.environ.get("DATA_ROOT", "data"))
+    headers = {"X-API-Key": args.api_key} if args.api_key else {}
 
-    with httpx.Client(base_url=args.orchestrator, timeout=60) as orch, \
-            httpx.Client(base_url=args.results_api, timeout=60) as results:
+    with httpx.Client(base_url=args.orchestrator, timeout=60, headers=headers) as orch, \
+            httpx.Client(base_url=args.results_api, timeout=60, headers=headers) as results:
         started = time.monotonic()
         r = orch.post("/start-job", json={"industry": args.industry, "top_amz": args.top, "top_ebay": args.top})
         if r.status_code != 200:
@@ -90,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"job {job_id} started for industry {args.industry!r}")
         status = wait_for_job(orch, job_id, args.timeout)
         seconds = time.monotonic() - started
+        ui = f"{args.results_api.rstrip('/')}/#/jobs/{job_id}"
         if status["phase"] == "failed":
             print(f"job failed: {status['failed_reason']}", file=sys.stderr)
             print(json.dumps({"job_id": job_id, "phase": "failed", "seconds": round(seconds, 1)}))
+            print(f"the job in the web UI: {ui}", file=sys.stderr)
             return 1
         items = fetch_results(results, job_id)
 
@@ -108,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
               f"f1 {quality['f1']:.3f}  (missed {quality['missed'] or 'none'}, wrong {quality['wrong'] or 'none'})")
         summary.update(quality)
     print(json.dumps(summary))
+    print(f"\nthe web UI (jobs, progress, the matches with their evidence): {ui}")
     return 0
 
 
