@@ -120,7 +120,8 @@ class LocalN8n:
         run = subprocess.run([str(self.binary), *args], env=self.env, capture_output=True, text=True,
                              timeout=timeout_s)
         if check and run.returncode != 0:
-            raise RuntimeError(f"n8n {' '.join(args)} failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+            raise RuntimeError(f"n8n {' '.join(args)} failed ({run.returncode}):\n"
+                               f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
         return run
 
     def import_file(self, kind: str, data) -> None:
@@ -134,7 +135,8 @@ class LocalN8n:
         out = self.cli("execute", f"--id={workflow_id}", "--rawOutput", timeout_s=timeout_s, check=False)
         run = _run_data(out.stdout)
         if run is None:
-            raise RuntimeError(f"n8n execute ({out.returncode}) gave no run data:\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
+            raise RuntimeError(f"n8n execute ({out.returncode}) gave no run data:\n"
+                               f"{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
         error = run["data"]["resultData"].get("error")
         if error:
             raise WorkflowFailed(error)
@@ -175,7 +177,8 @@ def node_items(run: dict, node: str) -> list[dict]:
     return [item["json"] for branch in runs[-1]["data"]["main"] for item in branch or []]
 
 
-def run_workflow(binary: Path, home: Path, settings: dict, api_key: str, timeout_s: float = 1800) -> tuple[list[dict], dict]:
+def run_workflow(binary: Path, home: Path, settings: dict, api_key: str,
+                 timeout_s: float = 1800) -> tuple[list[dict], dict]:
     """(the items of the workflow's last node, the whole run data)."""
     home.mkdir(parents=True, exist_ok=True)
     n8n = LocalN8n(binary, home)

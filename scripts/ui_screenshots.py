@@ -31,7 +31,9 @@ WIDTH, HEIGHT = 1200, 820
 def pick_job(api: httpx.Client) -> str:
     """The most recent completed job that has matches."""
     for job in api.get("/orchestrator/jobs", params={"limit": 50}).raise_for_status().json():
-        if job["phase"] == "completed" and api.get(f"/jobs/{job['job_id']}/matches", params={"limit": 1}).json()["total"]:
+        if job["phase"] != "completed":
+            continue
+        if api.get(f"/jobs/{job['job_id']}/matches", params={"limit": 1}).raise_for_status().json()["total"]:
             return job["job_id"]
     raise SystemExit("no completed job with matches: run `make demo` first, or pass --job")
 

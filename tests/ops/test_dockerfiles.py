@@ -26,7 +26,8 @@ LIBS = {p.name: p for p in (REPO / "libs").iterdir() if (p / "pyproject.toml").i
 LIB_OF_PACKAGE = {pkg.name: lib for lib, path in LIBS.items() for pkg in path.iterdir()
                   if (pkg / "__init__.py").is_file() and pkg.name != "tests"}
 RULES = dockerignore_rules(REPO / ".dockerignore")
-RUNTIME_FILES = (".py", ".json", ".txt", ".toml", ".ini", ".mako", ".html", ".css", ".js")  # what a copied folder must bring
+# what a copied folder must bring (the web UI's files included)
+RUNTIME_FILES = (".py", ".json", ".txt", ".toml", ".ini", ".mako", ".html", ".css", ".js")
 PARSED = {svc: parse_dockerfile(REPO / "services" / svc / "Dockerfile") for svc in SERVICES}
 
 

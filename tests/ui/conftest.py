@@ -51,7 +51,8 @@ def demo_job(stack) -> str:
     new one started through the API when that test did not run."""
     if "form" not in stack.jobs:
         with stack.api(stack.orchestrator) as c:
-            job_id = c.post("/start-job", json={"industry": "breakfast", "top_amz": 50, "top_ebay": 50}).json()["job_id"]
+            r = c.post("/start-job", json={"industry": "breakfast", "top_amz": 50, "top_ebay": 50})
+            job_id = r.raise_for_status().json()["job_id"]
         assert stack.wait_for_job(job_id)["phase"] == "completed"
         stack.jobs["form"] = job_id
     return stack.jobs["form"]

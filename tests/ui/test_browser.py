@@ -230,8 +230,8 @@ def seed_many_matches(db, job_id: str, n_products: int = 25, n_videos: int = 20)
                                                    for i in range(n_products)])
         cur.executemany("INSERT INTO product_images (img_id, product_id, local_path) VALUES (%s, %s, %s) "
                         "ON CONFLICT DO NOTHING", [(f"many-i{i}", f"many-p{i}", img) for i in range(n_products)])
-        cur.executemany("INSERT INTO videos (video_id, platform, url, title, duration_s) VALUES (%s, 'youtube', %s, %s, 60) "
-                        "ON CONFLICT DO NOTHING", [(f"many-v{i}", f"https://www.youtube.com/watch?v=many{i}",
+        cur.executemany("INSERT INTO videos (video_id, platform, url, title, duration_s) "
+                        "VALUES (%s, 'youtube', %s, %s, 60) ON CONFLICT DO NOTHING", [(f"many-v{i}", f"https://www.youtube.com/watch?v=many{i}",
                                                     f"Many video {i}") for i in range(n_videos)])
         cur.executemany("INSERT INTO video_frames (frame_id, video_id, ts, local_path) VALUES (%s, %s, 12.5, %s) "
                         "ON CONFLICT DO NOTHING", [(f"many-f{i}", f"many-v{i}", frame) for i in range(n_videos)])

@@ -104,6 +104,7 @@ def install_api_access(app: FastAPI, settings: ApiAccessSettings, service: str) 
     keys = settings.api_key_list()
     if keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
+        _document_the_key(app)
         log.info("%s: API keys required (%d configured, header %s)", service, len(keys), HEADER)
     elif not is_loopback(settings.http_host):
         log.warning("%s: API_KEYS is empty and the API listens on %s, not on loopback only: anyone who can "
@@ -115,3 +116,21 @@ def install_api_access(app: FastAPI, settings: ApiAccessSettings, service: str) 
         # no custom header on it) and a 401 still carries the CORS headers the page needs to read it
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=[HEADER, "Content-Type"], expose_headers=["X-Cache"], max_age=600)
+
+
+def _document_the_key(app: FastAPI) -> None:
+    """The OpenAPI schema names the key, so /docs has an "Authorize" button and sends it."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["ApiKey"] = {
+                "type": "apiKey", "in": "header", "name": HEADER,
+                "description": "one of the keys set with API_KEYS on the server"}
+            schema["security"] = [{"ApiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+

@@ -68,13 +68,23 @@ async def test_without_keys_the_api_is_open(tmp_path):
     async with client(make_app(tmp_path, api_keys="  ,")) as c:
         assert (await c.get("/results")).status_code == 200
         assert (await c.post("/start-job", json={})).status_code == 200
+        assert "securitySchemes" not in (await c.get("/openapi.json")).json().get("components", {})
+
+
+async def test_the_api_docs_name_the_key(tmp_path):
+    async with client(make_app(tmp_path, api_keys="k")) as c:
+        schema = (await c.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    assert schema["components"]["securitySchemes"]["ApiKey"]["in"] == "header"
+    assert schema["security"] == [{"ApiKey": []}] and "/results" in schema["paths"]
 
 
 async def test_cors_allows_only_the_configured_origins(tmp_path):
     app = make_app(tmp_path, api_keys="k", cors_origins="https://dash.example.com/, http://localhost:3000")
     async with client(app) as c:
         # the preflight carries no key: it is answered before the key check
-        r = await c.options("/start-job", headers={"Origin": "https://dash.example.com", "Access-Control-Request-Method": "POST",
+        r = await c.options("/start-job", headers={"Origin": "https://dash.example.com",
+                                                   "Access-Control-Request-Method": "POST",
                                                    "Access-Control-Request-Headers": "x-api-key, content-type"})
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == "https://dash.example.com"
@@ -87,7 +97,8 @@ async def test_cors_allows_only_the_configured_origins(tmp_path):
         # another origin gets no CORS header (the browser then hides the answer from its page)
         r = await c.get("/results", headers={"Origin": "https://evil.example", "X-API-Key": "k"})
         assert "access-control-allow-origin" not in r.headers
-        r = await c.options("/results", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+        r = await c.options("/results", headers={"Origin": "https://evil.example",
+                                                 "Access-Control-Request-Method": "GET"})
         assert r.status_code == 400
     async with client(make_app(tmp_path)) as c:  # no CORS_ORIGINS: no cross-origin access at all
         r = await c.get("/results", headers={"Origin": "https://dash.example.com"})

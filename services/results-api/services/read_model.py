@@ -42,7 +42,8 @@ class ReadModel:
         body, outcome = await self.cache.get(key)
         if body is not None:
             return body, outcome
-        rows, total = await self.repo.matches(MatchFilter(q.industry, q.job_id, q.min_score, q.product_id, q.video_id), q.limit, q.offset)
+        flt = MatchFilter(q.industry, q.job_id, q.min_score, q.product_id, q.video_id)
+        rows, total = await self.repo.matches(flt, q.limit, q.offset)
         page = ResultsPage(items=[self._summary(r) for r in rows], total=total, limit=q.limit, offset=q.offset)
         body = page.model_dump_json().encode()
         await self.cache.put(key, body)
