@@ -77,6 +77,10 @@ def test_start_a_job_from_the_form_watch_it_and_browse_its_matches(page, stack):
     assert first.locator(".score").inner_text() == f"{best['score']:.3f}"
     assert first.locator(".asset-title").first.inner_text() == best["product"]["title"]
     assert best["video"]["title"] in first.inner_text()
+    # each card's timeline has the match's segments (the matcher's: where the product is on screen)
+    for m in api_items:
+        card = page.locator(f"article.match[data-match-id='{m['match_id']}']")
+        assert card.locator(".timeline .segment").count() == len(m["segments"]), m["segments"]
     # images come through the API with the key, as they scroll into view
     first.locator(".evidence img.loaded").wait_for()
     first.locator("img.thumb.loaded").wait_for()
@@ -216,9 +220,13 @@ def test_empty_and_error_states_say_what_to_do(page, stack, db):
     assert "make up" in page.locator("[role=alert]").first.inner_text()
 
 
-def seed_many_matches(db, job_id: str, n_products: int = 25, n_videos: int = 20) -> int:
-    """A completed job with n_products x n_videos matches over synthetic products and videos whose
-    image, keyframe and evidence files are the demo job's."""
+MANY_PRODUCTS, MANY_VIDEOS = 25, 20
+
+
+def seed_many_matches(db, job_id: str) -> int:
+    """A completed job with MANY_PRODUCTS x MANY_VIDEOS matches over synthetic products and videos
+    whose image, keyframe and evidence files are the demo job's."""
+    n_products, n_videos = MANY_PRODUCTS, MANY_VIDEOS
     img = db.execute("SELECT local_path FROM product_images WHERE local_path IS NOT NULL LIMIT 1").fetchone()[0]
     frame = db.execute("SELECT local_path FROM video_frames LIMIT 1").fetchone()[0]
     evidence = db.execute("SELECT evidence_path FROM matches WHERE evidence_path IS NOT NULL LIMIT 1").fetchone()[0]
@@ -231,17 +239,27 @@ def seed_many_matches(db, job_id: str, n_products: int = 25, n_videos: int = 20)
         cur.executemany("INSERT INTO product_images (img_id, product_id, local_path) VALUES (%s, %s, %s) "
                         "ON CONFLICT DO NOTHING", [(f"many-i{i}", f"many-p{i}", img) for i in range(n_products)])
         cur.executemany("INSERT INTO videos (video_id, platform, url, title, duration_s) "
-                        "VALUES (%s, 'youtube', %s, %s, 60) ON CONFLICT DO NOTHING", [(f"many-v{i}", f"https://www.youtube.com/watch?v=many{i}",
-                                                    f"Many video {i}") for i in range(n_videos)])
+                        "VALUES (%s, 'youtube', %s, %s, 60) ON CONFLICT DO NOTHING",
+                        [(f"many-v{i}", f"https://www.youtube.com/watch?v=many{i}", f"Many video {i}")
+                         for i in range(n_videos)])
         cur.executemany("INSERT INTO video_frames (frame_id, video_id, ts, local_path) VALUES (%s, %s, 12.5, %s) "
                         "ON CONFLICT DO NOTHING", [(f"many-f{i}", f"many-v{i}", frame) for i in range(n_videos)])
         cur.executemany(
             "INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score, "
-            "evidence_path) VALUES (%s, %s, %s, %s, %s, %s, 12.5, %s, %s) ON CONFLICT DO NOTHING",
-            [(f"many-m{p}-{v}", job_id, f"many-p{p}", f"many-v{v}", f"many-i{p}", f"many-f{v}",
-              round(0.8 + 0.2 * ((p * n_videos + v) % 100) / 100, 3), evidence)
-             for p in range(n_products) for v in range(n_videos)])
+            "evidence_path, segments) VALUES (%s, %s, %s, %s, %s, %s, 12.5, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING",
+            [(f"many-m{p}-{v}", job_id, f"many-p{p}", f"many-v{v}", f"many-i{p}", f"many-f{v}", many_score(p, v),
+              evidence, json.dumps(many_segments(v))) for p in range(n_products) for v in range(n_videos)])
     return n_products * n_videos
+
+
+def many_score(p: int, v: int) -> float:
+    return round(0.8 + 0.2 * ((p * MANY_VIDEOS + v) % 100) / 100, 3)
+
+
+def many_segments(v: int) -> list[dict]:
+    """On screen once around the best frame (12.5 s of 60), and a second time in odd videos."""
+    first = [{"start": 10.0, "end": 15.0, "best_ts": 12.5, "score": 0.95}]
+    return first + [{"start": 40.0, "end": 44.0, "best_ts": 41.0, "score": 0.9}] if v % 2 else first
 
 
 def test_500_matches_are_paged_and_their_images_load_lazily(page, stack, db, demo_job):
@@ -258,8 +276,12 @@ def test_500_matches_are_paged_and_their_images_load_lazily(page, stack, db, dem
     cards(page).first.locator(".evidence img.loaded").wait_for()
     page.wait_for_timeout(500)
     assert 0 < len(image_requests) < 30, len(image_requests)  # the visible cards' images, not 500
-    # the video link opens YouTube at the best frame
-    assert cards(page).first.locator("a", has_text="watch at").get_attribute("href").endswith("&t=12s")
+    # the video link opens YouTube at the best frame; the timeline shows the match's segments
+    first = cards(page).first
+    assert first.locator("a", has_text="watch at").get_attribute("href").endswith("&t=12s")
+    video = int(first.get_attribute("data-match-id").rsplit("-", 1)[1])
+    assert first.locator(".timeline .segment").count() == len(many_segments(video))
+    assert first.locator(".timeline .segment").first.evaluate("(e) => e.style.left") == f"{100 * 10 / 60:.2f}%"
 
     # the button (keyboard) shows the next page
     more.focus()
@@ -267,7 +289,7 @@ def test_500_matches_are_paged_and_their_images_load_lazily(page, stack, db, dem
     page.wait_for_function("document.querySelectorAll('article.match').length === 120")
     # filtering works on all 500, not only on what is shown
     set_min_score(page, 0.99)
-    expected = sum(1 for p in range(25) for v in range(20) if round(0.8 + 0.2 * ((p * 20 + v) % 100) / 100, 3) >= 0.99)
+    expected = sum(1 for p in range(MANY_PRODUCTS) for v in range(MANY_VIDEOS) if many_score(p, v) >= 0.99)
     page.locator(".summary", has_text=f"{expected} of {n} matches").wait_for()
     assert cards(page).count() == min(expected, 60)
 
