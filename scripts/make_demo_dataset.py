@@ -184,7 +184,8 @@ def scene_with(front: np.ndarray | None, rng: random.Random) -> np.ndarray:
     return scene
 
 
-def write_shots(path: Path, rng: random.Random, shots: list[tuple[str | None, np.ndarray | None, object]]) -> list[dict]:
+def write_shots(path: Path, rng: random.Random,
+                shots: list[tuple[str | None, np.ndarray | None, object]]) -> list[dict]:
     """Render (product_id, front or None, seconds) shots of kitchen scenes; returns the timeline.
     ``seconds`` may be a function drawing the length, called after the scene is drawn."""
     tmp = path.with_name(f".{path.name}.tmp.mp4")

@@ -1,4 +1,5 @@
-"""media-ingestion: Finds videos of an industry (local dataset, YouTube, Bilibili) and extracts sharp keyframes covering every shot (3-8 for a short clip, up to 30 a minute for a long video).
+"""media-ingestion: Finds videos of an industry (local dataset, YouTube, Bilibili) and extracts sharp
+keyframes covering every shot (3-8 for a short clip, up to 30 a minute for a long video).
 
 Composition root: read config, build the service's objects, bind its handlers, run until SIGTERM.
 """

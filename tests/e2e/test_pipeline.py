@@ -10,7 +10,7 @@ import cv2
 import httpx
 import pytest
 
-from common_py.testing import build_demo_dataset, start_pipeline
+from common_py.testing import build_demo_dataset, fresh_database, start_pipeline
 from contracts import COMPLETION_KEYS
 from vision_common.keyframes import KeyframeSettings, budget
 
@@ -121,29 +121,37 @@ async def test_two_replicas_of_embedding_and_keypoint_complete_each_stage_once(
         assert all(h > 0 for h in handled), (name, handled)
 
 
-async def test_a_long_video_is_matched_with_every_moment_the_product_is_on_screen(
-        start_service, event_sink, db_pool, bus_settings, long_dataset):
-    sink = await event_sink(KEYS)
-    procs = start_pipeline(start_service, long_dataset, replicas=1)
-    job_id, status, phases = await run_job(procs)
-    await check_job(job_id, status, phases, procs, db_pool, bus_settings.data_root, long_dataset, sink)
-    truth = json.loads((long_dataset / "truth.json").read_text())
-    [pid] = [m["product_id"] for m in truth["matches"] if m["video_id"] == "demo-long"]
-    shown = [(s["start"], s["end"]) for v in truth["videos"] if v["video_id"] == "demo-long"
-             for s in v["shots"] if s["product_id"]]
-    frames = await db_pool.fetchval("SELECT count(*) FROM job_frames jf JOIN video_frames vf USING (frame_id) "
-                                    "WHERE jf.job_id = $1 AND vf.video_id = 'demo-long'", job_id)
-    assert frames > 8  # the long video is not cut down to a short clip's 8 keyframes
-    async with httpx.AsyncClient(base_url=procs["results-api"][0].url, timeout=30) as client:
-        items = (await client.get("/results", params={"job_id": job_id, "limit": 200})).json()["items"]
-        [match] = [i for i in items if i["video"]["video_id"] == "demo-long" and i["product"]["product_id"] == pid]
-        detail = (await client.get(f"/matches/{match['match_id']}")).json()
-    segments = detail["segments"]
-    assert segments == match["segments"] and segments == sorted(segments, key=lambda g: g["start"])
-    # both moments are found, as separate segments, each around its shot; ts is the best frame of one
-    for start, end in shown:
-        assert any(g["start"] <= end and g["end"] >= start for g in segments), (shown, segments)
-    assert len(segments) >= 2 and all(g["end"] - g["start"] < 15 for g in segments)
-    assert any(g["best_ts"] == detail["ts"] for g in segments)
-    [event] = [e for e in sink.for_job("match.result", job_id) if e["video_id"] == "demo-long"]
-    assert event["segments"] == segments
+class TestLongVideo:
+    @pytest.fixture(scope="class")
+    def pg_dsn(self, stack_env):
+        """A database of its own: the local catalog source keys images by their path, so the same
+        catalog in another dataset folder would add its images to the same products."""
+        with fresh_database(stack_env["POSTGRES_DSN"]) as dsn:
+            yield dsn
+
+    async def test_a_long_video_is_matched_with_every_moment_the_product_is_on_screen(
+            self, start_service, event_sink, db_pool, bus_settings, long_dataset):
+        sink = await event_sink(KEYS)
+        procs = start_pipeline(start_service, long_dataset, replicas=1)
+        job_id, status, phases = await run_job(procs)
+        await check_job(job_id, status, phases, procs, db_pool, bus_settings.data_root, long_dataset, sink)
+        truth = json.loads((long_dataset / "truth.json").read_text())
+        [pid] = [m["product_id"] for m in truth["matches"] if m["video_id"] == "demo-long"]
+        shown = [(s["start"], s["end"]) for v in truth["videos"] if v["video_id"] == "demo-long"
+                 for s in v["shots"] if s["product_id"]]
+        frames = await db_pool.fetchval("SELECT count(*) FROM job_frames jf JOIN video_frames vf USING (frame_id) "
+                                        "WHERE jf.job_id = $1 AND vf.video_id = 'demo-long'", job_id)
+        assert frames > 8  # the long video is not cut down to a short clip's 8 keyframes
+        async with httpx.AsyncClient(base_url=procs["results-api"][0].url, timeout=30) as client:
+            items = (await client.get("/results", params={"job_id": job_id, "limit": 200})).json()["items"]
+            [match] = [i for i in items if i["video"]["video_id"] == "demo-long" and i["product"]["product_id"] == pid]
+            detail = (await client.get(f"/matches/{match['match_id']}")).json()
+        segments = detail["segments"]
+        assert segments == match["segments"] and segments == sorted(segments, key=lambda g: g["start"])
+        # both moments are found, as separate segments, each around its shot; ts is the best frame of one
+        for start, end in shown:
+            assert any(g["start"] <= end and g["end"] >= start for g in segments), (shown, segments)
+        assert len(segments) >= 2 and all(g["end"] - g["start"] < 15 for g in segments)
+        assert any(g["best_ts"] == detail["ts"] for g in segments)
+        [event] = [e for e in sink.for_job("match.result", job_id) if e["video_id"] == "demo-long"]
+        assert event["segments"] == segments

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -42,13 +43,22 @@ def stack_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def pg_dsn(stack_env) -> str:
-    dsn = pg.with_database(stack_env["POSTGRES_DSN"], f"pvm_test_{uuid.uuid4().hex[:10]}")
+@contextlib.contextmanager
+def fresh_database(server_dsn: str):
+    """A new database on that server, migrated to head; dropped afterwards."""
+    dsn = pg.with_database(server_dsn, f"pvm_test_{uuid.uuid4().hex[:10]}")
     pg.ensure_database(dsn)
     upgrade(dsn)
-    yield dsn
-    pg.drop_database(dsn)
+    try:
+        yield dsn
+    finally:
+        pg.drop_database(dsn)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(stack_env) -> str:
+    with fresh_database(stack_env["POSTGRES_DSN"]) as dsn:
+        yield dsn
 
 
 @pytest_asyncio.fixture

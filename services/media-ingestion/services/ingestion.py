@@ -132,8 +132,9 @@ class MediaIngestion:
                 "INSERT INTO video_frames (frame_id, video_id, ts, local_path, shot_start, shot_end) "
                 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (frame_id) DO NOTHING",
                 [(f.frame_id, video_id, f.ts, f.local_path, f.shot_start, f.shot_end) for f in frames])
-            await tx.conn.executemany("INSERT INTO job_frames (job_id, frame_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                                      [(job_id, f.frame_id) for f in kept])
+            await tx.conn.executemany(
+                "INSERT INTO job_frames (job_id, frame_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                [(job_id, f.frame_id) for f in kept])
             for i in range(0, len(kept), EVENT_FRAMES_MAX):
                 await tx.emit("video.keyframes.ready", {
                     "event_id": stable_event_id(job_id, "video.keyframes.ready", video_id, str(i // EVENT_FRAMES_MAX)),

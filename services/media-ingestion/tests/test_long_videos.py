@@ -56,7 +56,8 @@ def dataset(root: Path, video_id: str) -> Path:
 async def collect(sink, job):
     await sink.wait_for("videos.collections.completed", job, timeout=180)
     total = (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"]
-    events = await sink.wait_until("video.keyframes.ready", job, lambda evs: sum(len(e["frames"]) for e in evs) >= total)
+    events = await sink.wait_until("video.keyframes.ready", job,
+                                   lambda evs: sum(len(e["frames"]) for e in evs) >= total)
     return total, events
 
 
