@@ -123,7 +123,8 @@ async def test_two_replicas_of_embedding_and_keypoint_complete_each_stage_once(
 
 class TestLongVideo:
     @pytest.fixture(scope="class")
-    def pg_dsn(self, stack_env):
+    @staticmethod
+    def pg_dsn(stack_env):
         """A database of its own: the local catalog source keys images by their path, so the same
         catalog in another dataset folder would add its images to the same products."""
         with fresh_database(stack_env["POSTGRES_DSN"]) as dsn:
