@@ -1,6 +1,7 @@
 """Settings of the orchestrator: the shared ones (common_py.settings) plus its own, all from env."""
 
 import os
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 
@@ -36,6 +37,8 @@ def configure_prefect(config: OrchestratorConfig) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    # Prefect's records go through our JSON logs, not a console handler of its own
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).with_name("prefect-logging.yml")))
 
 
 def load_config() -> OrchestratorConfig:

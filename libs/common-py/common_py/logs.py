@@ -49,6 +49,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # a library that gave these loggers a console handler of its own (Prefect does) would print
+    # their records, tracebacks of HTTP 500s among them, outside the JSON stream
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     # aiormq/aio_pika are chatty at INFO about reconnects; keep warnings.
     for noisy in ("aiormq", "aio_pika", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

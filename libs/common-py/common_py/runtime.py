@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from common_py import api_errors
 from common_py.bus import EventBus
 from common_py.db import create_pool
 from common_py.logs import configure_logging
@@ -77,6 +78,7 @@ class ServiceRuntime:
     # -- HTTP -----------------------------------------------------------------------------------
     def _install_routes(self) -> None:
         app = self.app
+        api_errors.install(app)  # bad input is a 4xx with a JSON body, never a 500
 
         @app.get("/healthz", tags=["ops"], summary="The process is alive")
         async def healthz() -> dict:

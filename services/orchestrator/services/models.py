@@ -6,17 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from common_py.api_errors import StorableStr
+
 Platform = Literal["youtube", "bilibili"]
 
 
 class StartJobRequest(BaseModel):
-    industry: str = Field(..., min_length=1, max_length=200, examples=["ergonomic pillow"],
+    industry: StorableStr = Field(..., min_length=1, max_length=200, examples=["ergonomic pillow"],
                           description="industry keyword; `*` selects everything in a local dataset")
     top_amz: int = Field(10, ge=0, le=100, description="products to collect from Amazon")
     top_ebay: int = Field(10, ge=0, le=100, description="products to collect from eBay")
     platforms: list[Platform] = Field(default_factory=lambda: ["youtube", "bilibili"], min_length=1)
     recency_days: int = Field(365, ge=1, le=36500, description="only videos published this recently")
-    queries: list[str] | None = Field(None, max_length=20,
+    queries: list[StorableStr] | None = Field(None, max_length=20,
                                       description="video search queries (default: the industry itself)")
 
     @field_validator("industry")

@@ -135,3 +135,42 @@ async def test_with_api_keys_every_job_call_needs_a_key(start_service, db_pool):
             assert (await client.get(path)).status_code == 200, path
     # the suite shares one database: a job left in collection would count in test_phase_metrics
     await db_pool.execute("DELETE FROM jobs WHERE job_id = $1", job_id)
+
+
+# raw bodies: what a careless or hostile client sends (issue 16 found most of these ending as a
+# 500: the 422 quoting inf/NaN or a lone surrogate could not be written as JSON, and text with a
+# NUL passed validation and failed in Postgres, after the kickoff's retries)
+HOSTILE_BODIES = [
+    (b'{"industry": "x", "top_amz": 1e999}', "top_amz"),      # json reads it as inf
+    (b'{"industry": "x", "top_ebay": NaN}', "top_ebay"),
+    (b'{"industry": "x", "recency_days": -Infinity}', "recency_days"),
+    (b'{"industry": "a\\ud800b"}', "industry"),                 # a lone surrogate
+    (b'{"industry": "a\\u0000b"}', "industry"),                 # NUL: Postgres text cannot hold it
+    (b'{"industry": "x", "queries": ["ok", "a\\u0000"]}', "queries"),
+    (b'{"industry": "x", "queries": ["\\udfff"]}', "queries"),
+    (b'{"industry": ', "body"),                                 # truncated JSON
+    (b'\xff\xfe not json', "body"),
+    (b'[1, 2]', "body"),
+]
+
+
+async def test_hostile_input_is_a_4xx_at_once_and_creates_nothing(start_service, db_pool):
+    proc = start_service("orchestrator")
+    before = await db_pool.fetchval("SELECT count(*) FROM jobs")
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        for body, field in HOSTILE_BODIES:
+            started = asyncio.get_running_loop().time()
+            r = await client.post("/start-job", content=body, headers={"content-type": "application/json"})
+            if field == "body" and r.status_code == 400:  # bytes that are not UTF-8: FastAPI's 400
+                assert "parsing the body" in r.json()["detail"]
+            else:
+                assert r.status_code == 422, (body, r.status_code, r.text)
+                assert any(field in map(str, err["loc"]) for err in r.json()["detail"]), (body, r.json())
+            assert asyncio.get_running_loop().time() - started < 2, body  # no kickoff retries first
+        for path in ("/status/a%00b", "/status/..%2F..%2Fetc%2Fpasswd", "/status/%ED%A0%80", "/jobs?limit=1e999"):
+            r = await client.get(path)
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+        assert (await client.get("/healthz")).status_code == 200
+    assert await db_pool.fetchval("SELECT count(*) FROM jobs") == before
+    plain = [line for line in proc.log_text().splitlines() if line.strip() and not line.startswith("{")]
+    assert not plain, plain[:20]

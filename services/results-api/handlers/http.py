@@ -13,7 +13,7 @@ router = APIRouter()
 IndustryQ = Query(None, min_length=1, description="jobs.industry, case-insensitive, exact")
 MinScoreQ = Query(None, ge=0, le=1, description="only matches scoring at least this")
 LimitQ = Query(50, ge=1, le=200, description="page size")
-OffsetQ = Query(0, ge=0, description="matches to skip")
+OffsetQ = Query(0, ge=0, le=1_000_000_000, description="matches to skip")
 
 
 def _model(request: Request) -> ReadModel:
@@ -36,12 +36,15 @@ async def results(request: Request, industry: str | None = IndustryQ, job_id: st
                   video_id: str | None = Query(None, min_length=1, description="one video's matches"),
                   limit: int = LimitQ, offset: int = OffsetQ) -> Response:
     industry = industry.strip() if industry else industry
+    if job_id is not None and not await _model(request).job_exists(job_id):
+        # a job id names one job: an unknown one is not "a job without matches"
+        raise HTTPException(404, f"no job with job_id {job_id!r}")
     return await _results_response(request, ResultsQuery(industry or None, job_id, min_score, product_id, video_id,
                                                          limit, offset))
 
 
 @router.get("/jobs/{job_id}/matches", response_model=ResultsPage, tags=["results"],
-            summary="The matches of one job (404 for an unknown job, unlike /results?job_id=)")
+            summary="The matches of one job (404 for an unknown job)")
 async def job_matches(request: Request, job_id: str, min_score: float | None = MinScoreQ,
                       limit: int = LimitQ, offset: int = OffsetQ) -> Response:
     if not await _model(request).job_exists(job_id):

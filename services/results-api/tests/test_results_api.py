@@ -72,7 +72,6 @@ async def test_filters_industry_job_and_min_score(client):
     assert await ids(client, min_score=0.88) == ["m1", "m5", "m3"]  # inclusive
     assert await ids(client, industry="ergonomic pillow", min_score=0.85) == ["m1", "m5"]
     assert await ids(client, industry="desk lamp", job_id="j-pillow") == []
-    assert await ids(client, job_id="no-such-job") == []
     # one product's or one video's matches, over every job (the UI's product and video pages)
     assert await ids(client, product_id="p1") == ["m1", "m5"]
     assert await ids(client, video_id="v2") == ["m5", "m2", "m4"]
@@ -218,3 +217,28 @@ async def test_segments_where_the_product_is_on_screen(client, db_pool):
     frames = (await client.get("/videos/v1")).json()["frames"]
     assert [(f["frame_id"], f["shot_start"], f["shot_end"]) for f in frames] == [("f1b", None, None),
                                                                                 ("f1a", 11.8, 14.0)]
+
+
+@pytest.mark.parametrize("path", [
+    "/products/a%00b", "/videos/a%00b", "/matches/a%00b", "/jobs/a%00b/matches", "/evidence/a%00b.jpg",
+    "/results?job_id=a%00b", "/results?industry=a%00b", "/products/%ED%A0%80", "/matches/%ff%fe",
+    "/products/..%2F..%2Fetc%2Fpasswd", "/evidence/..%2F..%2Fetc%2Fpasswd.jpg",
+    "/results?offset=1e20", "/results?offset=99999999999999999999", "/results?limit=1e999",
+    "/results?min_score=nan", "/results?min_score=inf",
+])
+async def test_hostile_ids_and_numbers_are_4xx_never_500(client, path):
+    """Found by the fault-injection suite (issue 16): a NUL byte in an id, a huge offset and a
+    non-finite number each ended as a 500 (Postgres refused the value, or the 422 body itself
+    could not be written as JSON)."""
+    r = await client.get(path)
+    assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+    assert isinstance(r.json()["detail"], (str, list))
+    assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_results_for_an_unknown_job_is_404(client):
+    """/results?job_id= names one job: an unknown one is a 404, as on /jobs/{job_id}/matches,
+    not an empty page that looks like a job without matches (issue 16)."""
+    r = await client.get("/results", params={"job_id": "no-such-job"})
+    assert r.status_code == 404 and r.json() == {"detail": "no job with job_id 'no-such-job'"}
+    assert await ids(client, job_id="j-pillow") == ["m1", "m2"]
