@@ -34,7 +34,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from contracts import ROUTING_KEYS, ContractError, validate
 
 from common_py import metrics
-from common_py.errors import AlreadyHandled, ErrorCode, FatalError, JobFailed, PipelineError
+from common_py.errors import AlreadyHandled, ErrorCode, FatalError, JobFailed, JobFinished, PipelineError
 from common_py.logs import log_context
 from common_py.settings import CommonSettings
 from common_py.uow import OutgoingEvent, UnitOfWork, already_handled, new_event
@@ -42,6 +42,7 @@ from common_py.uow import OutgoingEvent, UnitOfWork, already_handled, new_event
 log = logging.getLogger("common_py.bus")
 
 DELIVERY_LIMIT = 5  # redeliveries (crash before ack) before the broker dead-letters a message
+TERMINAL_PHASES = ("completed", "failed")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Event:
     payload: dict[str, Any]
     attempt: int = 1
     redelivered: bool = False
+    deliveries: int = 0  # earlier deliveries of this message that its consumer never finished
 
     @property
     def event_id(self) -> str:
@@ -238,7 +240,9 @@ class EventBus:
 
     async def _handle(self, sub: Subscription, message: AbstractIncomingMessage) -> None:
         headers = dict(message.headers or {})
-        routing_key = str(headers.get("x-routing-key") or message.routing_key or sub.routing_key)
+        # the key this queue is bound to, whatever a header claims: a message is validated and
+        # handled as what it was delivered as (a retry arrives with the queue's name as its key)
+        routing_key = sub.routing_key
         attempt = int(headers.get("x-attempt", 1))
         started = time.perf_counter()
         try:
@@ -256,12 +260,18 @@ class EventBus:
                 await self._dead_letter(sub, message, routing_key, ErrorCode.SCHEMA_INVALID, str(exc), attempt)
             return
 
-        event = Event(routing_key, payload, attempt, bool(message.redelivered))
+        # quorum queues count the deliveries a consumer never settled (it died holding them)
+        event = Event(routing_key, payload, attempt, bool(message.redelivered),
+                      int(headers.get("x-delivery-count") or 0))
         with log_context(job_id=event.job_id, event_id=event.event_id):
             try:
                 await self._run_handler(sub, event)
             except AlreadyHandled:
                 metrics.EVENTS.labels(routing_key, "duplicate").inc()
+                await message.ack()
+            except JobFinished as exc:
+                log.info("ignoring %s: %s", routing_key, exc)
+                metrics.EVENTS.labels(routing_key, "job_finished").inc()
                 await message.ack()
             except FatalError as exc:
                 if isinstance(exc, JobFailed) or (sub.critical and exc.code != ErrorCode.UNKNOWN_JOB):
@@ -288,11 +298,25 @@ class EventBus:
         consumer = sub.queue_name
         if await already_handled(self.pool, consumer, event.event_id):
             raise AlreadyHandled(event.event_id)
-        if sub.require_job and not await self.pool.fetchval(
-                "SELECT true FROM jobs WHERE job_id = $1", event.job_id):
-            raise FatalError(f"unknown job {event.job_id}", ErrorCode.UNKNOWN_JOB)
+        if sub.require_job:
+            phase = await self.pool.fetchval("SELECT phase FROM jobs WHERE job_id = $1", event.job_id)
+            if phase is None:
+                raise FatalError(f"unknown job {event.job_id}", ErrorCode.UNKNOWN_JOB)
+            if phase in TERMINAL_PHASES:  # a stray or late event must not change a finished job
+                raise JobFinished(f"job {event.job_id} is {phase}")
+        if event.deliveries >= DELIVERY_LIMIT:
+            # The process died holding this message on each delivery so far, and the broker will
+            # dead-letter it silently if it dies once more: stop here, with a reason (a critical
+            # one fails its job now instead of leaving it to the phase timeout).
+            raise FatalError(f"{event.routing_key} was delivered {event.deliveries + 1} times and its consumer "
+                             f"died before finishing it each time (killed, or crashed by this message)",
+                             ErrorCode.CONSUMER_CRASHED)
         ctx = HandlerContext(self.uow, consumer, event)
-        await sub.handler(event, ctx)
+        metrics.HANDLERS_IN_FLIGHT.labels(event.routing_key).inc()
+        try:
+            await sub.handler(event, ctx)
+        finally:
+            metrics.HANDLERS_IN_FLIGHT.labels(event.routing_key).dec()
         if not ctx.used:  # a handler with no effects still records that it saw the event
             async with ctx.transaction():
                 pass

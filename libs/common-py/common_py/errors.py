@@ -15,6 +15,10 @@ class ErrorCode(str, Enum):
     ASSET_CORRUPT = "ASSET_CORRUPT"
     BAD_INPUT = "BAD_INPUT"
     JOB_FAILED = "JOB_FAILED"
+    # the consumer died (killed, or crashed by the message) on every delivery up to the limit
+    CONSUMER_CRASHED = "CONSUMER_CRASHED"
+    # DATA_ROOT cannot take a file (disk full, read-only, no permission): nothing is written
+    STORAGE_UNWRITABLE = "STORAGE_UNWRITABLE"
     # retryable: the world may be different next time
     DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
     TIMEOUT = "TIMEOUT"
@@ -64,3 +68,7 @@ class JobFailed(FatalError):
 
 class AlreadyHandled(Exception):
     """The event's inbox row exists: its effects are already committed."""
+
+
+class JobFinished(Exception):
+    """The event's job is completed or failed: nothing may change it any more."""

@@ -4,7 +4,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "events_total", "Events handled or published, by routing key and outcome "
-    "(ok, duplicate, retried, dead_lettered, published, publish_failed)", ["event_name", "outcome"])
+    "(ok, duplicate, job_finished, retried, dead_lettered, published, publish_failed)", ["event_name", "outcome"])
+HANDLERS_IN_FLIGHT = Gauge("handlers_in_flight", "Events being handled right now", ["event_name"])
 HANDLER_SECONDS = Histogram(
     "handler_seconds", "Time spent handling one event", ["event_name"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))

@@ -44,7 +44,8 @@ async def drain_queue(broker: str, queue: str, timeout: float = 1.0) -> list[aio
     return out
 
 
-async def publish_raw(broker: str, exchange: str, routing_key: str, body: bytes | dict) -> None:
+async def publish_raw(broker: str, exchange: str, routing_key: str, body: bytes | dict,
+                      headers: dict | None = None) -> None:
     """Publish bytes that bypass producer validation, as a buggy or foreign producer would."""
     if isinstance(body, dict):
         body = json.dumps(body).encode()
@@ -52,7 +53,7 @@ async def publish_raw(broker: str, exchange: str, routing_key: str, body: bytes 
     try:
         channel = await conn.channel()
         ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        await ex.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+        await ex.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers),
                          routing_key=routing_key)
     finally:
         await conn.close()

@@ -309,3 +309,98 @@ def test_production_queues_do_not_expire_by_default():
     from common_py.settings import CommonSettings
 
     assert CommonSettings().bus_queue_expires_ms is None
+
+
+async def test_a_message_whose_consumer_keeps_dying_fails_its_job_with_a_reason(bus_pair, bus_settings, db_pool):
+    """Issue 16: a consumer killed on every delivery of match.request let the quorum queue's
+    delivery limit dead-letter it with no error code and no job.failed, and the job waited for
+    its phase timeout (an hour). Now the last delivery the broker allows is not handled: it goes
+    to the DLQ as CONSUMER_CRASHED and the job fails with that reason."""
+    import aio_pika
+
+    from common_py.bus import DELIVERY_LIMIT
+
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    calls, failures = [], []
+
+    async def on_request(event, ctx):
+        calls.append(event)
+
+    async def on_failed(event, ctx):
+        failures.append(event.payload)
+
+    sub = consumer.subscribe("match.request", on_request, critical=True)
+    await consumer.connect()
+    await consumer.declare(sub)
+    await producer.publish("match.request", {"job_id": job_id, "industry": "x", "top_k": 5})
+    # a consumer that dies holding the message: its channel closes with the message unacked
+    for _ in range(DELIVERY_LIMIT):
+        conn = await aio_pika.connect(bus_settings.bus_broker)
+        channel = await conn.channel()
+        queue = await channel.declare_queue(sub.queue_name, passive=True)
+        message = await wait_for(lambda: queue.get(fail=False), timeout=10)
+        assert json.loads(message.body)["job_id"] == job_id
+        await conn.close()
+    watcher = EventBus(bus_settings, "watcher", db_pool)
+    watcher.subscribe("job.failed", on_failed)
+    await watcher.start()
+    try:
+        await consumer.start()
+        await wait_for(lambda: failures, timeout=20)
+    finally:
+        await watcher.stop(grace_s=1)
+    assert not calls  # not handed to the handler a sixth time
+    assert failures[0]["error_code"] == "CONSUMER_CRASHED"
+    assert f"delivered {DELIVERY_LIMIT + 1} times" in failures[0]["reason"]
+    [dead] = await wait_for(lambda: drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2), timeout=10)
+    assert dead.headers["x-error-code"] == "CONSUMER_CRASHED" and dead.headers["x-retryable"] is False
+
+
+async def test_a_message_is_handled_as_the_key_it_was_delivered_on_not_a_header(bus_pair, bus_settings, db_pool):
+    """Issue 16: the schema (and the handler's idea of the event) came from the x-routing-key
+    header, so a spoofed header made a valid event fail three times as INTERNAL, and let an event
+    of another kind past validation."""
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    seen = []
+
+    async def handler(event, ctx):
+        seen.append((event.routing_key, event.payload["image_id"]))
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    spoof = {"x-routing-key": "match.request"}
+    good = dict(ready_payload(job_id, "real"), event_id=str(uuid.uuid4()))
+    await publish_raw(bus_settings.bus_broker, bus_settings.bus_exchange, "products.image.ready", good, spoof)
+    await wait_for(lambda: seen)
+    assert seen == [("products.image.ready", "real")]
+    # a match.request body delivered as products.image.ready is refused as what it was delivered as
+    alien = {"event_id": str(uuid.uuid4()), "job_id": job_id, "industry": "x", "top_k": 5}
+    await publish_raw(bus_settings.bus_broker, bus_settings.bus_exchange, "products.image.ready", alien, spoof)
+    [dead] = await wait_for(lambda: drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2), timeout=10)
+    assert dead.headers["x-error-code"] == "SCHEMA_INVALID" and dead.headers["x-attempts"] == 1
+    assert dead.headers["x-routing-key"] == "products.image.ready"
+
+
+@pytest.mark.parametrize("phase", ["completed", "failed"])
+async def test_events_for_a_finished_job_change_nothing(phase, bus_pair, bus_settings, db_pool):
+    """Issue 16: stray events for a finished job still changed its stage counts."""
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    await db_pool.execute("UPDATE jobs SET phase = $2 WHERE job_id = $1", job_id, phase)
+    calls = []
+
+    async def handler(event, ctx):
+        calls.append(event)
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    event_id = await producer.publish("products.image.ready", ready_payload(job_id, "stray"))
+    other = await create_job(db_pool)
+    await producer.publish("products.image.ready", ready_payload(other, "live"))
+    await wait_for(lambda: calls)
+    await asyncio.sleep(0.3)
+    assert [e.job_id for e in calls] == [other]
+    assert await db_pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(event_id)) == 0
+    assert not await drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2)

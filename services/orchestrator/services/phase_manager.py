@@ -27,8 +27,12 @@ class PhaseManager:
         Returns the phases entered."""
         conn = tx.conn
         job = await conn.fetchrow("SELECT phase, industry FROM jobs WHERE job_id = $1 FOR UPDATE", job_id)
+        # one row per completion name: a second `.completed` of a stage (another event_id) is
+        # a duplicate too, and must not show up in the job's events (the job row lock above
+        # serialises this check)
         fresh = await conn.fetchval(
-            "INSERT INTO phase_events (event_id, job_id, name) VALUES ($1, $2, $3) "
+            "INSERT INTO phase_events (event_id, job_id, name) SELECT $1, $2, $3 "
+            "WHERE NOT EXISTS (SELECT 1 FROM phase_events WHERE job_id = $2 AND name = $3) "
             "ON CONFLICT (event_id) DO NOTHING RETURNING true", uuid.UUID(event_id), job_id, name)
         if not fresh or job["phase"] in TERMINAL:
             return []

@@ -47,20 +47,23 @@ async def test_start_job_emits_both_requests_and_walks_every_phase(start_service
         first = await status(client, job_id)
         assert first["phase"] == "collection" and first["percent"] == 0
 
-        # completions in a random order, each published twice (the second is a duplicate)
+        # completions in a random order, each published twice (the second is a duplicate), and
+        # once more with an event_id of its own (a stage that completed twice: issue 16)
         keys = sorted(COMPLETION_KEYS - {"matchings.process.completed", "evidences.generation.completed"})
         random.shuffle(keys)
         for key in keys:
             payload = {"job_id": job_id, "event_id": str(uuid.uuid4())}
             await sink.bus.publish(key, payload)
             await sink.bus.publish(key, payload)
+            await sink.bus.publish(key, {"job_id": job_id})
         await sink.wait_for("match.request", job_id, timeout=30)
         assert (await status(client, job_id))["phase"] == "matching"
         for key in ("matchings.process.completed", "evidences.generation.completed"):
             await sink.bus.publish(key, {"job_id": job_id})
         done = await wait_for(lambda: _phase_is(client, job_id, "completed"))
         assert done["percent"] == 100 and done["completed_at"]
-        assert [e["name"] for e in done["events"]].count("image.keypoints.completed") == 1
+        names = [e["name"] for e in done["events"]]
+        assert sorted(names) == sorted(COMPLETION_KEYS), names  # each once
         await asyncio.sleep(0.5)
         [request] = sink.for_job("match.request", job_id)  # one, despite the duplicated completions
         assert request == {"job_id": job_id, "industry": "ergonomic pillow", "top_k": 17,
