@@ -124,8 +124,30 @@ async def complete_if_done(tx: Transaction, job_id: str, stage: str, completed_k
         job_id, stage)
     if finished < stage_row["expected"]:
         return False
+    await emit_completed(tx, job_id, stage, completed_key)
+    return True
+
+
+# -- stages that one request does whole (collection, matching) ------------------------------------
+
+async def stage_completed(conn_or_tx, job_id: str, stage: str) -> bool:
+    """Has the job's `stage` emitted its `.completed`? (A request handler checks this first: a
+    repeated request, with an event_id of its own, must not run the stage again.)"""
+    conn = getattr(conn_or_tx, "conn", conn_or_tx)
+    return bool(await conn.fetchval(
+        "SELECT completed_event_id IS NOT NULL FROM job_stages WHERE job_id = $1 AND stage = $2", job_id, stage))
+
+
+async def claim_stage(tx: Transaction, job_id: str, stage: str) -> bool:
+    """Lock the job's row of a stage that one request does whole (collection, matching); False
+    if it completed already: a copy of the request got there first, and this one must emit
+    nothing. The lock holds until the transaction ends, so only one copy can complete it."""
+    return not (await _lock_stage(tx, job_id, stage, None))["completed"]
+
+
+async def emit_completed(tx: Transaction, job_id: str, stage: str, completed_key: str) -> None:
+    """Write the stage's `.completed` to the outbox and record it (its row is locked already)."""
     event_id = await tx.emit(completed_key, {"job_id": job_id})
     await tx.conn.execute(
         "UPDATE job_stages SET completed_event_id = $3, completed_at = now(), updated_at = now() "
         "WHERE job_id = $1 AND stage = $2", job_id, stage, uuid.UUID(event_id))
-    return True

@@ -87,12 +87,23 @@ async def test_collects_selected_products_skips_bad_images_and_reuses_across_job
 
 async def test_no_match_completes_empty_and_no_source_fails_the_job(start_service, event_sink, db_pool, dataset):
     sink = await event_sink(KEYS)
-    start_service("catalog-collector", LOCAL_DATASET_DIR=str(dataset))
+    proc = start_service("catalog-collector", LOCAL_DATASET_DIR=str(dataset))
     job = await create_job(db_pool, "submarine")
-    await sink.bus.publish("products.collect.request", {"job_id": job, "industry": "submarine", "top_amz": 5,
-                                                        "top_ebay": 5})
+    request = {"job_id": job, "industry": "submarine", "top_amz": 5, "top_ebay": 5}
+    await sink.bus.publish("products.collect.request", request)
     await sink.wait_for("products.collections.completed", job)
     assert (await sink.wait_for("products.images.ready.batch", job))[0]["total_images"] == 0
+
+    # the same request again with an event_id of its own (issue 16: it collected again and
+    # emitted a second completion): ignored, nothing emitted
+    await sink.bus.publish("products.collect.request", request)
+    fence = await create_job(db_pool, "submarine")
+    await sink.bus.publish("products.collect.request", {**request, "job_id": fence})
+    await sink.wait_for("products.images.ready.batch", fence)
+    await sink.wait_until("products.collections.completed", job, lambda _: "a repeated request is ignored"
+                          in proc.log_text(), timeout=10, what="the repeat logged as ignored")
+    assert len(sink.for_job("products.collections.completed", job)) == 1
+    assert len(sink.for_job("products.images.ready.batch", job)) == 1
 
 
 async def test_without_any_source_the_job_fails_with_a_clear_reason(start_service, event_sink, db_pool):

@@ -9,6 +9,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from common_py import completion
 from common_py.bus import Event, HandlerContext
 from common_py.storage import Storage
 from common_py.uow import stable_event_id
@@ -22,6 +23,7 @@ from services.repository import job_catalog, job_frames, save_matches
 from services.retrieval import VectorIndexClient
 
 log = logging.getLogger("matcher")
+STAGE, DONE = "matchings", "matchings.process.completed"
 
 
 class Matcher:
@@ -68,8 +70,13 @@ class Matcher:
 
     async def handle(self, event: Event, ctx: HandlerContext) -> None:
         job_id = event.job_id
+        if await completion.stage_completed(self.pool, job_id, STAGE):
+            log.warning("job %s is matched already; a repeated match.request is ignored", job_id)
+            return
         matches = await self.match_job(job_id, event.payload.get("top_k") or self.s.retrieval_topk)
         async with ctx.transaction() as tx:
+            if not await completion.claim_stage(tx, job_id, STAGE):
+                return  # a copy of the request finished first; its matches stand
             ids = await save_matches(tx.conn, job_id, matches)
             await tx.emit_many("match.result", [{
                 "event_id": stable_event_id(job_id, "match.result", match_id),
@@ -79,4 +86,4 @@ class Matcher:
                 "score": min(1.0, max(0.0, m.score)), "ts": max(0.0, m.ts or 0.0),
                 "segments": [g.as_dict() for g in m.segments],
             } for match_id, m in zip(ids, matches)])
-            await tx.emit("matchings.process.completed", {"job_id": job_id})
+            await completion.emit_completed(tx, job_id, STAGE, DONE)

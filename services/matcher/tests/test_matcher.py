@@ -96,10 +96,19 @@ async def test_a_job_without_keyframes_completes_with_no_match(start_service, ev
     sink = await event_sink(KEYS)
     job = await create_job(db_pool)
     index = start_service("vector-index")
-    start_service("matcher", VECTOR_INDEX_URL=index.url)
+    matcher = start_service("matcher", VECTOR_INDEX_URL=index.url)
     await sink.bus.publish("match.request", {"job_id": job, "industry": "x", "top_k": 20})
     await sink.wait_for("matchings.process.completed", job, timeout=60)
     assert sink.for_job("match.result", job) == []
+
+    # the same request again with an event_id of its own (issue 16: it matched again and emitted
+    # a second completion): ignored, nothing emitted
+    await sink.bus.publish("match.request", {"job_id": job, "industry": "x", "top_k": 20})
+    fence = await create_job(db_pool)
+    await sink.bus.publish("match.request", {"job_id": fence, "industry": "x", "top_k": 20})
+    await sink.wait_for("matchings.process.completed", fence, timeout=60)
+    assert "a repeated match.request is ignored" in matcher.log_text()
+    assert len(sink.for_job("matchings.process.completed", job)) == 1
 
 
 async def test_an_unreachable_index_fails_the_job_after_the_retries(start_service, event_sink, db_pool, bus_settings,

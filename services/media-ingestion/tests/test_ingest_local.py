@@ -94,9 +94,19 @@ async def test_ingests_keyframes_skips_broken_video_and_reuses_across_jobs(
 
 async def test_nothing_selected_completes_with_zero_keyframes(start_service, event_sink, db_pool, dataset):
     sink = await event_sink(KEYS)
-    start_service("media-ingestion", LOCAL_DATASET_DIR=str(dataset), FIRST_PASS_WAIT_S="0")
+    proc = start_service("media-ingestion", LOCAL_DATASET_DIR=str(dataset), FIRST_PASS_WAIT_S="0")
     job = await create_job(db_pool, "submarine")
-    await sink.bus.publish("videos.search.request", {"job_id": job, "industry": "submarine", "queries": ["x"],
-                                                     "platforms": ["youtube"], "recency_days": 7})
+    request = {"job_id": job, "industry": "submarine", "queries": ["x"], "platforms": ["youtube"], "recency_days": 7}
+    await sink.bus.publish("videos.search.request", request)
     await sink.wait_for("videos.collections.completed", job)
     assert (await sink.wait_for("video.keyframes.ready.batch", job))[0]["total_keyframes"] == 0
+
+    # the same request again with an event_id of its own (issue 16: it ran the stage again and
+    # emitted a second completion): ignored, nothing emitted
+    await sink.bus.publish("videos.search.request", request)
+    fence = await create_job(db_pool, "submarine")
+    await sink.bus.publish("videos.search.request", {**request, "job_id": fence})
+    await sink.wait_for("video.keyframes.ready.batch", fence)
+    assert "a repeated request is ignored" in proc.log_text()
+    assert len(sink.for_job("videos.collections.completed", job)) == 1
+    assert len(sink.for_job("video.keyframes.ready.batch", job)) == 1
