@@ -71,6 +71,9 @@ async def replay(broker: str, dlq: str, n: int) -> int:
         channel = await conn.channel(publisher_confirms=True)
         q = await channel.declare_queue(dlq, passive=True)
         await channel.declare_queue(target, passive=True)
+        # at most what the DLQ held when we started: a message that fails again at once comes back
+        # behind the others, and must not be replayed a second time in the same run
+        n = min(n, q.declaration_result.message_count)
         while sent < n:
             msg = await q.get(fail=False)
             if msg is None:
@@ -85,6 +88,16 @@ async def replay(broker: str, dlq: str, n: int) -> int:
     finally:
         await conn.close()
     return sent
+
+
+def body_of(raw: bytes) -> dict:
+    """A dead letter's body as JSON when it is JSON; otherwise its text (or bytes), since a
+    message that is not JSON is exactly what a DLQ collects."""
+    try:
+        return {"body": json.loads(raw)}
+    except (ValueError, UnicodeDecodeError):
+        text = raw.decode("utf-8", "backslashreplace")
+        return {"body_not_json": text[:4000] + (f"... ({len(raw)} bytes)" if len(text) > 4000 else "")}
 
 
 def main(argv=None) -> int:
@@ -109,7 +122,7 @@ def main(argv=None) -> int:
     if args.command == "show":
         for m in asyncio.run(fetch(broker, args.queue, args.n or 5, ack=False)):
             headers = {k: v for k, v in (m.headers or {}).items() if k.startswith("x-")}
-            print(json.dumps({"headers": headers, "body": json.loads(m.body)}, indent=1, default=str))
+            print(json.dumps({"headers": headers, **body_of(m.body)}, indent=1, default=str))
         return 0
     sent = asyncio.run(replay(broker, args.queue, args.n or 10**9))
     print(f"replayed {sent} message(s) from {args.queue} to {args.queue.removesuffix('.dlq')}")

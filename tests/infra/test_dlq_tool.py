@@ -56,3 +56,43 @@ async def test_list_show_and_replay(bus_settings, db_pool):
         assert sub.dlq not in dlq_tool(bus_settings, "list").stdout
     finally:
         await bus.stop(grace_s=1)
+
+
+async def test_show_prints_non_json_and_replay_sends_each_message_once(bus_settings, db_pool):
+    """Issue 16: `show` crashed on a message that is not JSON, and `replay -n 10` on a DLQ of 5
+    malformed messages replayed 9 (each bounced straight back and was replayed again)."""
+    import asyncio
+
+    import aio_pika
+
+    bus = EventBus(bus_settings, "svc", db_pool)
+    sub = bus.subscribe("products.image.masked", lambda event, ctx: None)
+    await bus.start()
+    try:
+        conn = await aio_pika.connect(bus_settings.bus_broker)
+        channel = await conn.channel()
+        exchange = await channel.get_exchange(bus_settings.bus_exchange)
+        for i in range(5):
+            await exchange.publish(aio_pika.Message(f"not json {i} \xff".encode("latin-1")),
+                                   routing_key="products.image.masked")
+        await conn.close()
+        for _ in range(100):
+            listed = dlq_tool(bus_settings, "list")
+            if f"     5  {sub.dlq}" in listed.stdout:
+                break
+            await asyncio.sleep(0.2)
+        assert "MALFORMED_MESSAGE" in listed.stdout, listed.stdout + listed.stderr
+        shown = dlq_tool(bus_settings, "show", sub.dlq, "-n", "2")
+        assert shown.returncode == 0, shown.stderr
+        assert "not json 0" in shown.stdout and "body_not_json" in shown.stdout
+
+        replayed = dlq_tool(bus_settings, "replay", sub.dlq, "-n", "10")
+        assert "replayed 5 message" in replayed.stdout, replayed.stdout + replayed.stderr
+        for _ in range(100):  # they fail again, each once more
+            if f"     5  {sub.dlq}" in dlq_tool(bus_settings, "list").stdout:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(dlq_tool(bus_settings, "list").stdout)
+    finally:
+        await bus.stop(grace_s=1)
