@@ -206,8 +206,9 @@ class AssetStage:
         stage = self.stage(asset.kind)
         async with self.uow.begin() as tx:
             if isinstance(result, Exception):
+                code = ErrorCode.ASSET_MISSING if isinstance(result, FileNotFoundError) else ErrorCode.ASSET_CORRUPT
                 log.error("%s of %s %s failed: %s", self.name, asset.kind, asset.asset_id, result,
-                          extra={"job_id": asset.job_id, "error_code": ErrorCode.ASSET_CORRUPT})
+                          extra={"job_id": asset.job_id, "error_code": code})
                 newly = await completion.mark_asset(tx, asset.job_id, stage, asset.asset_id, "failed", str(result)[:500])
             else:
                 # first finisher wins: a raw result (watermark) racing a masked one is kept once

@@ -63,3 +63,24 @@ def test_corrupt_npz_is_an_image_error(tmp_path):
     (tmp_path / "k.npz").write_bytes(b"garbage")
     with pytest.raises(ImageError, match="unreadable"):
         read_npz(tmp_path / "k.npz")
+
+
+def test_a_missing_file_is_image_missing_and_a_huge_one_is_refused_before_decoding(tmp_path):
+    """Issue 16: a missing file read as a corrupt one (ASSET_CORRUPT), and a 20000x20000 image
+    was decoded into 1.2 GB before anything looked at its size."""
+    from PIL import Image
+
+    from vision_common.errors import ImageMissing
+
+    for read in (read_image, read_mask):
+        with pytest.raises(ImageMissing) as err:
+            read(tmp_path / "nope.png")
+        assert isinstance(err.value, FileNotFoundError) and isinstance(err.value, ImageError)
+    big = tmp_path / "big.png"
+    Image.new("1", (10000, 9000), 1).save(big)  # 90 MP: past MAX_PIXELS, under Pillow's own limit
+    with pytest.raises(ImageError, match=r"image too large \(10000x9000"):
+        read_image(big)
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20000, 20000), 1).save(huge)
+    with pytest.raises(ImageError, match="image too large"):
+        read_image(huge)

@@ -9,6 +9,11 @@ class ImageError(VisionError):
     """An image that is missing, empty, corrupt, too small or otherwise unusable."""
 
 
+class ImageMissing(ImageError, FileNotFoundError):
+    """The file is not there at all (a missing asset, not a corrupt one): also a
+    FileNotFoundError, so code that does not know vision_common can tell the two apart."""
+
+
 class VideoError(VisionError):
     """A video that is missing or cannot be decoded."""
 

@@ -15,17 +15,22 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import ImageError
+from .errors import ImageError, ImageMissing
 
 # Below this many pixels on the short side there is nothing a matcher can use (and OpenCV's
 # feature detectors misbehave); keyframes and gallery images are far bigger than this.
 MIN_SIDE = 16
+# Above this many pixels an image is refused before it is decoded: a 20000x20000 file of a few
+# MB would otherwise take 1.2 GB as BGR, in every stage that reads it. The catalog collector
+# caps what it stores at the same number (PIL's decompression-bomb guard).
+MAX_PIXELS = 80_000_000
 
 
 def decode_image(data: bytes, name: str = "<bytes>", min_side: int = MIN_SIDE) -> np.ndarray:
     """Decode encoded image bytes to BGR uint8 (alpha dropped, gray expanded to 3 channels)."""
     if not data:
         raise ImageError(f"{name}: empty file")
+    _check_declared_size(data, name)
     arr = np.frombuffer(data, dtype=np.uint8)
     img = cv2.imdecode(arr, cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -42,11 +47,32 @@ def decode_image(data: bytes, name: str = "<bytes>", min_side: int = MIN_SIDE) -
     return np.ascontiguousarray(img)
 
 
+def _check_declared_size(data: bytes, name: str) -> None:
+    """Refuse an image whose header declares more than MAX_PIXELS, without decoding the pixels
+    (a format Pillow does not know is left to OpenCV)."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+    except Image.DecompressionBombError as exc:  # Pillow's own, larger limit
+        raise ImageError(f"{name}: image too large ({exc})") from exc
+    except (UnidentifiedImageError, OSError, ValueError):
+        return
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: image too large ({width}x{height}, at most {MAX_PIXELS} pixels)")
+
+
 def read_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> np.ndarray:
     """Read an image file as BGR uint8 (H, W, 3). Raises ``ImageError`` with a clear reason."""
     p = Path(path)
     if not p.is_file():
-        raise ImageError(f"{p}: file not found")
+        raise ImageMissing(f"{p}: file not found")
     return decode_image(p.read_bytes(), str(p), min_side=min_side)
 
 
@@ -54,7 +80,7 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> 
     """Read a mask as uint8 0/255 (H, W); resized (nearest) to ``shape`` (H, W) when given."""
     p = Path(path)
     if not p.is_file():
-        raise ImageError(f"{p}: mask file not found")
+        raise ImageMissing(f"{p}: mask file not found")
     data = p.read_bytes()
     if not data:
         raise ImageError(f"{p}: empty mask file")
@@ -119,7 +145,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` into memory (the file is closed on return)."""
     p = Path(path)
     if not p.is_file():
-        raise ImageError(f"{p}: feature file not found")
+        raise ImageMissing(f"{p}: feature file not found")
     try:
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

@@ -18,7 +18,7 @@ import numpy as np
 from common_py import metrics
 from common_py.errors import ErrorCode, FatalError
 from common_py.storage import Storage
-from vision_common.errors import ImageError
+from vision_common.errors import ImageError, ImageMissing
 from vision_common.image_io import encode_image, read_image
 from vision_common.segmentation import Segmenter
 
@@ -29,6 +29,11 @@ def _observe(batch: int, started: float) -> None:
     """The model metrics the other model stages report through AssetStage (dashboard: model panels)."""
     metrics.MODEL_BATCH.labels("segmentation").observe(batch)
     metrics.MODEL_SECONDS.labels("segmentation").observe(time.perf_counter() - started)
+
+
+def asset_error_code(exc: ImageError) -> ErrorCode:
+    """A file that is not there is a missing asset; one that is there but unusable, corrupt."""
+    return ErrorCode.ASSET_MISSING if isinstance(exc, ImageMissing) else ErrorCode.ASSET_CORRUPT
 
 
 class ProductSegmentor:
@@ -54,7 +59,7 @@ class ProductSegmentor:
             async with self._model:
                 png = await asyncio.to_thread(self._mask_png, rel_image)
         except ImageError as exc:
-            raise FatalError(str(exc), ErrorCode.ASSET_CORRUPT) from exc
+            raise FatalError(str(exc), asset_error_code(exc)) from exc
         await asyncio.to_thread(self.storage.write_bytes, rel_mask, png)
         return rel_mask
 
@@ -68,13 +73,17 @@ class ProductSegmentor:
                 out[rel_image] = rel_mask
             else:
                 todo.append((rel_image, rel_mask))
-        images, readable = [], []
+        images, readable, errors = [], [], []
         for rel_image, rel_mask in todo:
             try:
                 images.append(await asyncio.to_thread(read_image, self.storage.resolve(rel_image)))
                 readable.append((rel_image, rel_mask))
             except ImageError as exc:
-                log.error("cannot mask keyframe %s: %s", rel_image, exc, extra={"error_code": ErrorCode.ASSET_CORRUPT})
+                log.error("cannot mask keyframe %s: %s", rel_image, exc, extra={"error_code": asset_error_code(exc)})
+                errors.append(exc)
+        if errors and not images and not out:  # nothing of this video can be masked: the event's fatal error
+            raise FatalError(f"none of the {len(errors)} keyframe(s) can be read; first: {errors[0]}",
+                             asset_error_code(errors[0]))
         if images:
             async with self._model:
                 started = time.perf_counter()

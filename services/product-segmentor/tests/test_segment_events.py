@@ -1,5 +1,6 @@
 """product-segmentor as a real process: .ready in, masks on disk and in Postgres, .masked out."""
 
+import json
 import os
 
 import cv2
@@ -81,3 +82,37 @@ async def test_masks_are_written_recorded_announced_and_reused(start_service, ev
     await sink.wait_for("video.keyframes.masked", job2)
     assert (await sink.wait_for("products.image.masked", job2))[0]["mask_path"] == masked["mask_path"]
     assert os.stat(root / masked["mask_path"]).st_mtime_ns == before
+
+
+async def test_missing_huge_and_unreadable_inputs_are_dead_lettered_with_their_code(
+        start_service, event_sink, bus_settings, db_pool):
+    """Issue 16: a missing image file was reported as ASSET_CORRUPT; an image of 20000x20000
+    pixels was decoded (1.2 GB) before anything looked at its size; a keyframes event whose
+    frames were all missing left no trace but log lines."""
+    from PIL import Image
+
+    sink = await event_sink(KEYS)
+    start_service("product-segmentor")
+    root = bus_settings.data_root
+    job = await create_job(db_pool)
+    (root / "products/p9").mkdir(parents=True)
+    Image.new("1", (20000, 20000), 1).save(root / "products/p9/huge.png")  # ~90 KB on disk
+    product_on_background(root / "products/p9/ok.jpg")
+    for image_id, rel in (("gone", "products/p9/gone.jpg"), ("huge", "products/p9/huge.png"),
+                          ("ok", "products/p9/ok.jpg")):
+        await sink.bus.publish("products.image.ready", {"job_id": job, "product_id": "p9", "image_id": image_id,
+                                                        "local_path": rel})
+    await sink.bus.publish("video.keyframes.ready", {"job_id": job, "video_id": "v9", "frames": [
+        {"frame_id": f"v9-f{i}", "ts": float(i), "local_path": f"videos/v9/frames/v9-f{i}.jpg"} for i in range(2)]})
+    await sink.wait_until("products.image.masked", job, lambda evs: any(e["image_id"] == "ok" for e in evs))
+    dead = []
+    for _ in range(3):
+        dead += await drain_dlq(bus_settings, "product-segmentor", "products.image.ready")
+        if len(dead) == 2:
+            break
+    by_id = {json.loads(m.body)["image_id"]: m.headers for m in dead}
+    assert by_id["gone"]["x-error-code"] == "ASSET_MISSING" and "file not found" in by_id["gone"]["x-error"]
+    assert by_id["huge"]["x-error-code"] == "ASSET_CORRUPT" and "image too large" in by_id["huge"]["x-error"]
+    [frames] = await drain_dlq(bus_settings, "product-segmentor", "video.keyframes.ready")
+    assert frames.headers["x-error-code"] == "ASSET_MISSING"
+    assert "none of the 2 keyframe(s) can be read" in frames.headers["x-error"]
