@@ -43,11 +43,15 @@ class EmbeddingStage:
     async def persist(self, tx: Transaction, asset: Asset, result) -> None:
         table, key = TABLE[asset.kind]
         rgb, gray = result
-        await tx.conn.execute(f"UPDATE {table} SET emb_rgb = $2, emb_gray = $3, emb_model = $4 WHERE {key} = $1",
-                              asset.asset_id, rgb, gray, self.embedder.name)
+        await tx.conn.execute(f"UPDATE {table} SET emb_rgb = $2, emb_gray = $3, emb_model = $4, emb_masked = $5 "
+                              f"WHERE {key} = $1", asset.asset_id, rgb, gray, self.embedder.name,
+                              asset.mask_path is not None)
 
     async def is_done(self, conn: asyncpg.Connection, asset: Asset) -> bool:
+        """Vectors of this model exist, made with the mask if this computation has one (vectors
+        made on the raw image while the segmentor was down are not reused once it is back)."""
         table, key = TABLE[asset.kind]
         return bool(await conn.fetchval(
-            f"SELECT emb_rgb IS NOT NULL AND emb_gray IS NOT NULL AND emb_model = $2 FROM {table} WHERE {key} = $1",
-            asset.asset_id, self.embedder.name))
+            f"SELECT emb_rgb IS NOT NULL AND emb_gray IS NOT NULL AND emb_model = $2 "
+            f"AND (emb_masked IS TRUE OR NOT $3) FROM {table} WHERE {key} = $1",
+            asset.asset_id, self.embedder.name, asset.mask_path is not None))

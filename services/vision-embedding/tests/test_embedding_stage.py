@@ -86,3 +86,44 @@ async def test_embeds_masked_and_raw_assets_and_completes_once(start_service, ev
     assert sim["img-a"] > sim["img-b"], sim
     failed = await db_pool.fetchval("SELECT detail FROM stage_assets WHERE asset_id = 'v1-f1' AND status = 'failed'")
     assert "v1-f1" in failed
+
+
+async def test_vectors_made_without_a_mask_are_made_again_once_the_mask_exists(
+        start_service, event_sink, bus_settings, db_pool):
+    """Issue 16: vectors made on the raw image while the segmentor was down were reused by every
+    later job, even after the mask existed."""
+    sink = await event_sink(KEYS)
+    start_service("vision-embedding", SEGMENT_WATERMARK_S="0.5", SWEEP_INTERVAL_S="0.2")
+    root = bus_settings.data_root
+    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pm', 'local', 'pm') "
+                          "ON CONFLICT DO NOTHING")
+    (root / "products/pm").mkdir(parents=True)
+    cv2.imwrite(str(root / "products/pm/img-m.jpg"), in_scene(package((200, 60, 30), "OAT"), 3))
+    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES "
+                          "('img-m', 'pm', 'products/pm/img-m.jpg') ON CONFLICT DO NOTHING")
+    ready = {"product_id": "pm", "image_id": "img-m", "local_path": "products/pm/img-m.jpg"}
+
+    async def vector():
+        row = await db_pool.fetchrow("SELECT emb_rgb, emb_masked FROM product_images WHERE img_id = 'img-m'")
+        return row["emb_rgb"].to_numpy(), row["emb_masked"]
+
+    outage = await create_job(db_pool)
+    await sink.bus.publish("products.image.ready", {"job_id": outage, **ready})
+    await sink.bus.publish("products.images.ready.batch", {"job_id": outage, "total_images": 1})
+    await sink.wait_for("image.embeddings.completed", outage, timeout=60)
+    raw, masked_flag = await vector()
+    assert masked_flag is False
+
+    (root / "masks/products").mkdir(parents=True)
+    mask = np.zeros((360, 480), np.uint8)
+    mask[60:320, 110:390] = 255  # the package, without the wall around it
+    cv2.imwrite(str(root / "masks/products/img-m.png"), mask)
+    later = await create_job(db_pool)
+    await sink.bus.publish("products.image.ready", {"job_id": later, **ready})
+    await sink.bus.publish("products.image.masked", {"job_id": later, "image_id": "img-m",
+                                                     "mask_path": "masks/products/img-m.png"})
+    await sink.bus.publish("products.images.masked.batch", {"job_id": later, "total_images": 1})
+    await sink.wait_for("image.embeddings.completed", later, timeout=60)
+    masked, masked_flag = await vector()
+    assert masked_flag is True
+    assert float(raw @ masked) < 0.999  # made again, from the masked image

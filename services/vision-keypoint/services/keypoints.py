@@ -38,9 +38,14 @@ class KeypointStage:
 
     async def persist(self, tx: Transaction, asset: Asset, rel: str) -> None:
         table, key = TABLE[asset.kind]
-        await tx.conn.execute(f"UPDATE {table} SET kp_blob_path = $2 WHERE {key} = $1", asset.asset_id, rel)
+        await tx.conn.execute(f"UPDATE {table} SET kp_blob_path = $2, kp_masked = $3 WHERE {key} = $1",
+                              asset.asset_id, rel, asset.mask_path is not None)
 
     async def is_done(self, conn: asyncpg.Connection, asset: Asset) -> bool:
+        """A feature file exists, made with the mask if this computation has one (features made
+        on the raw image while the segmentor was down are not reused once it is back)."""
         table, key = TABLE[asset.kind]
-        rel = await conn.fetchval(f"SELECT kp_blob_path FROM {table} WHERE {key} = $1", asset.asset_id)
-        return self.storage.exists(rel)
+        row = await conn.fetchrow(f"SELECT kp_blob_path, kp_masked FROM {table} WHERE {key} = $1", asset.asset_id)
+        if row is None or not self.storage.exists(row["kp_blob_path"]):
+            return False
+        return bool(row["kp_masked"]) or asset.mask_path is None

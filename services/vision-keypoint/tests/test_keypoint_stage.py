@@ -66,3 +66,49 @@ async def test_writes_blobs_with_and_without_masks_and_completes_once(start_serv
     flat = load_asset_bundle(root / await db_pool.fetchval(
         "SELECT kp_blob_path FROM video_frames WHERE frame_id = 'vk-f1'"))
     assert len(flat.features["sift"]) == 0
+
+
+async def test_features_made_without_a_mask_are_made_again_once_the_mask_exists(
+        start_service, event_sink, bus_settings, db_pool):
+    """Issue 16: a job that ran while the segmentor was down made its features from the raw
+    image (the watermark); a later job that had the mask reused them anyway, for good."""
+    sink = await event_sink(KEYS)
+    start_service("vision-keypoint", SEGMENT_WATERMARK_S="0.5", SWEEP_INTERVAL_S="0.2")
+    root = bus_settings.data_root
+    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pm', 'local', 'pm') "
+                          "ON CONFLICT DO NOTHING")
+    (root / "products/pm").mkdir(parents=True)
+    cv2.imwrite(str(root / "products/pm/img-m.jpg"), textured(5))
+    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES "
+                          "('img-m', 'pm', 'products/pm/img-m.jpg') ON CONFLICT DO NOTHING")
+    ready = {"product_id": "pm", "image_id": "img-m", "local_path": "products/pm/img-m.jpg"}
+
+    outage = await create_job(db_pool)  # no .masked ever comes: raw features after the watermark
+    await sink.bus.publish("products.image.ready", {"job_id": outage, **ready})
+    await sink.bus.publish("products.images.ready.batch", {"job_id": outage, "total_images": 1})
+    await sink.wait_for("image.keypoints.completed", outage, timeout=60)
+    raw = load_asset_bundle(root / "kp/img-m.npz").features["sift"]
+    assert raw.xy[:, 0].max() > 200  # features all over the image
+    assert await db_pool.fetchval("SELECT kp_masked FROM product_images WHERE img_id = 'img-m'") is False
+
+    (root / "masks/products").mkdir(parents=True)
+    mask = np.zeros((300, 300), np.uint8)
+    mask[:, :150] = 255
+    cv2.imwrite(str(root / "masks/products/img-m.png"), mask)
+    later = await create_job(db_pool)  # the segmentor is back
+    await sink.bus.publish("products.image.ready", {"job_id": later, **ready})
+    await sink.bus.publish("products.image.masked", {"job_id": later, "image_id": "img-m",
+                                                     "mask_path": "masks/products/img-m.png"})
+    await sink.bus.publish("products.images.masked.batch", {"job_id": later, "total_images": 1})
+    await sink.wait_for("image.keypoints.completed", later, timeout=60)
+    masked = load_asset_bundle(root / "kp/img-m.npz").features["sift"]
+    assert masked.xy[:, 0].max() < 160  # made again, with the mask
+    assert await db_pool.fetchval("SELECT kp_masked FROM product_images WHERE img_id = 'img-m'") is True
+
+    # and those are reused by the next job, masked or on the watermark alike
+    mtime = (root / "kp/img-m.npz").stat().st_mtime_ns
+    again = await create_job(db_pool)
+    await sink.bus.publish("products.image.ready", {"job_id": again, **ready})
+    await sink.bus.publish("products.images.ready.batch", {"job_id": again, "total_images": 1})
+    await sink.wait_for("image.keypoints.completed", again, timeout=60)
+    assert (root / "kp/img-m.npz").stat().st_mtime_ns == mtime
