@@ -29,6 +29,7 @@ import asyncpg
 from common_py import completion, metrics
 from common_py.bus import Event, EventBus, HandlerContext
 from common_py.errors import ErrorCode, FatalError
+from common_py.storage import unwritable
 from common_py.uow import Transaction, UnitOfWork, stable_event_id
 
 log = logging.getLogger("common_py.asset_stage")
@@ -114,6 +115,7 @@ class AssetStage:
         self.watermark_s = watermark_s
         self.lease_s = lease_s
         self.batcher = _Batcher(compute, batch_size, batch_window_s, name)
+        self.service = name  # the bus's service name once subscribed
 
     def stage(self, kind: str) -> str:
         return f"{kind}.{self.name}"
@@ -126,6 +128,7 @@ class AssetStage:
 
     # -- bus bindings ---------------------------------------------------------------------------
     def subscribe(self, bus: EventBus, prefetch: int | None = None) -> None:
+        self.service = bus.service
         bus.subscribe("products.image.ready", self.on_image_ready, prefetch=prefetch)
         bus.subscribe("video.keyframes.ready", self.on_frames_ready, prefetch=prefetch)
         bus.subscribe("products.image.masked", self.on_image_masked, prefetch=prefetch)
@@ -205,6 +208,16 @@ class AssetStage:
     async def _finish(self, asset: Asset, result: Any) -> None:
         stage = self.stage(asset.kind)
         async with self.uow.begin() as tx:
+            if isinstance(result, Exception) and unwritable(result):
+                # not this asset's fault: DATA_ROOT takes no file, so no asset can be done
+                log.critical("%s of %s %s cannot be written under DATA_ROOT: %s", self.name, asset.kind,
+                             asset.asset_id, result,
+                             extra={"job_id": asset.job_id, "error_code": ErrorCode.STORAGE_UNWRITABLE})
+                await tx.emit("job.failed", {
+                    "event_id": stable_event_id(asset.job_id, "job.failed", stage),
+                    "job_id": asset.job_id, "service": self.service, "error_code": ErrorCode.STORAGE_UNWRITABLE.value,
+                    "reason": f"cannot write the {self.name} of {asset.kind} {asset.asset_id} under DATA_ROOT: "
+                              f"{result}"[:2000]})
             if isinstance(result, Exception):
                 code = ErrorCode.ASSET_MISSING if isinstance(result, FileNotFoundError) else ErrorCode.ASSET_CORRUPT
                 log.error("%s of %s %s failed: %s", self.name, asset.kind, asset.asset_id, result,

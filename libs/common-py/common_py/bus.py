@@ -37,6 +37,7 @@ from common_py import metrics
 from common_py.errors import AlreadyHandled, ErrorCode, FatalError, JobFailed, JobFinished, PipelineError
 from common_py.logs import log_context
 from common_py.settings import CommonSettings
+from common_py.storage import raise_if_unwritable
 from common_py.uow import OutgoingEvent, UnitOfWork, already_handled, new_event
 
 log = logging.getLogger("common_py.bus")
@@ -315,6 +316,9 @@ class EventBus:
         metrics.HANDLERS_IN_FLIGHT.labels(event.routing_key).inc()
         try:
             await sub.handler(event, ctx)
+        except OSError as exc:  # a full or read-only DATA_ROOT fails the job at once, with why
+            raise_if_unwritable(exc, f"what {event.routing_key} produces")
+            raise
         finally:
             metrics.HANDLERS_IN_FLIGHT.labels(event.routing_key).dec()
         if not ctx.used:  # a handler with no effects still records that it saw the event

@@ -66,6 +66,13 @@ class JobFailed(FatalError):
     code = ErrorCode.JOB_FAILED
 
 
+class StorageUnwritable(JobFailed):
+    """DATA_ROOT cannot take a file the job needs (disk full, a size limit, read-only, no
+    permission): the job cannot finish, and trying again will not help until an operator acts."""
+
+    code = ErrorCode.STORAGE_UNWRITABLE
+
+
 class AlreadyHandled(Exception):
     """The event's inbox row exists: its effects are already committed."""
 

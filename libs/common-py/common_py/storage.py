@@ -7,12 +7,18 @@ same rows work on the host and inside a container that mounts DATA_ROOT elsewher
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import logging
 import os
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import IO, Iterator
+
+from common_py.errors import ErrorCode, StorageUnwritable
+
+log = logging.getLogger("common_py.storage")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -22,6 +28,29 @@ _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 class UnsafePath(ValueError):
     pass
+
+
+# what a write under DATA_ROOT fails with when the storage itself refuses it (not the data)
+_UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def unwritable(exc: BaseException) -> bool:
+    """Did a write fail because DATA_ROOT cannot take files (disk full, a file-size limit,
+    read-only, no permission), wherever in the chain of causes that OSError is?"""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in _UNWRITABLE:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def raise_if_unwritable(exc: BaseException, what: str) -> None:
+    """Where one bad item is skipped (an image, a video, an evidence picture), a storage that
+    takes no file at all is not one bad item: raise StorageUnwritable, which fails the job with
+    the reason instead of letting it finish with everything skipped."""
+    if unwritable(exc):
+        log.critical("cannot write %s under DATA_ROOT: %s", what, exc, extra={"error_code": ErrorCode.STORAGE_UNWRITABLE})
+        raise StorageUnwritable(f"cannot write {what} under DATA_ROOT: {exc}") from exc
 
 
 def derive_id(raw: str, prefix: str = "", fallback_prefix: str = "x-", namespace: str = "") -> str:

@@ -128,10 +128,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
 class ServiceProcess:
     """One service started as its own process (`python services/<name>/main.py`)."""
 
-    def __init__(self, name: str, env: dict[str, str], log_path: Path):
+    def __init__(self, name: str, env: dict[str, str], log_path: Path, file_size_limit: int | None = None):
+        """`file_size_limit`: the largest file (bytes) the process may write (RLIMIT_FSIZE), a
+        disk that is full for this process only; Python then gets EFBIG instead of a signal."""
         import subprocess
         import sys
 
@@ -140,7 +150,8 @@ class ServiceProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen([sys.executable, f"services/{name}/main.py"], cwd=REPO_ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_file_size_limit(file_size_limit) if file_size_limit else None)
 
     @property
     def url(self) -> str:
@@ -208,9 +219,11 @@ class ServiceStarter:
         self.log_dir = log_dir
         self.started: list[ServiceProcess] = []
 
-    def __call__(self, name: str, wait: bool = True, **extra: str) -> ServiceProcess:
+    def __call__(self, name: str, wait: bool = True, file_size_limit: int | None = None,
+                 **extra: str) -> ServiceProcess:
+        """file_size_limit=N: the process can write no file over N bytes (a disk full for it alone)."""
         env = service_env(self.settings, **extra)
-        proc = ServiceProcess(name, env, self.log_dir / f"{name}-{len(self.started)}.log")
+        proc = ServiceProcess(name, env, self.log_dir / f"{name}-{len(self.started)}.log", file_size_limit)
         self.started.append(proc)
         if wait:
             proc.wait_ready()

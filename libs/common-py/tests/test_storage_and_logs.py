@@ -58,3 +58,31 @@ def test_fatal_error_needs_a_fatal_code():
     with pytest.raises(ValueError):
         FatalError("x", ErrorCode.TIMEOUT)
     assert not FatalError("x", ErrorCode.ASSET_MISSING).retryable
+
+
+def test_a_storage_that_takes_no_file_is_told_apart_from_a_bad_item():
+    """Issue 16: a full or read-only DATA_ROOT must fail the job with the reason, not count as
+    one bad image, video or picture after another."""
+    import errno
+
+    import pytest
+
+    from common_py.errors import ErrorCode, StorageUnwritable
+    from common_py.storage import raise_if_unwritable, unwritable
+
+    for code in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        assert unwritable(OSError(code, "x"))
+    assert not unwritable(FileNotFoundError(errno.ENOENT, "gone")) and not unwritable(ValueError("bad"))
+    try:  # found through the chain of causes, as a library wraps it
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("write failed") from inner
+    except RuntimeError as outer:
+        wrapped = outer
+    assert unwritable(wrapped)
+    with pytest.raises(StorageUnwritable) as err:
+        raise_if_unwritable(wrapped, "evidence/m1.jpg")
+    assert err.value.code == ErrorCode.STORAGE_UNWRITABLE and not err.value.retryable
+    assert "cannot write evidence/m1.jpg under DATA_ROOT" in str(err.value)
+    raise_if_unwritable(ValueError("a bad item"), "x")  # anything else is left to the caller

@@ -15,8 +15,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from common_py.errors import ErrorCode, JobFailed
-from common_py.storage import Storage, derive_id
+from common_py.errors import ErrorCode, JobFailed, StorageUnwritable
+from common_py.storage import Storage, derive_id, raise_if_unwritable
 from common_py.uow import UnitOfWork, stable_event_id
 from services.images import BadImage, normalize, phash_distance
 from services.sources.base import ProductRecord, ProductSource, SourceError
@@ -110,6 +110,7 @@ class CatalogCollector:
                 data = await source.fetch_image(ref)
                 img = await asyncio.to_thread(normalize, data, self.max_side)
             except (BadImage, SourceError, OSError) as exc:
+                raise_if_unwritable(exc, f"image {ref} of product {product_id}")
                 log.error("skipping image %s of product %s: %s", ref, product_id, exc,
                           extra={"error_code": ErrorCode.ASSET_CORRUPT})
                 continue
@@ -151,6 +152,8 @@ class CatalogCollector:
         for source, rec in await self.gather(industry, top_amz, top_ebay):
             try:
                 total += await self.store_product(job_id, source, rec)
+            except StorageUnwritable:
+                raise  # not this product's fault: no product can be stored
             except Exception as exc:  # noqa: BLE001 - one product never fails the job
                 log.error("skipping product %s/%s: %s: %s", rec.src, rec.item_id, type(exc).__name__, exc,
                           extra={"error_code": ErrorCode.BAD_INPUT})

@@ -8,6 +8,7 @@ import logging
 from common_py import completion
 from common_py.bus import Event, HandlerContext
 from common_py.errors import ErrorCode, FatalError
+from common_py.storage import raise_if_unwritable
 from services.evidence import EvidenceRenderer
 from vision_common.errors import VisionError
 
@@ -22,7 +23,8 @@ def on_match_result(renderer: EvidenceRenderer):
             event.job_id, event.payload["product_id"], event.payload["video_id"])
         try:
             rel, status, detail = await renderer.build(match_id), "done", None
-        except (VisionError, OSError, ValueError, FatalError) as exc:  # one picture, not the job
+        except (VisionError, OSError, ValueError, FatalError) as exc:  # one picture, not the job...
+            raise_if_unwritable(exc, f"the evidence image of {match_id}")  # ...unless no picture can be
             log.error("evidence of %s failed: %s", match_id, exc, extra={"error_code": ErrorCode.ASSET_CORRUPT})
             rel, status, detail = None, "failed", str(exc)[:500]
         async with ctx.transaction() as tx:

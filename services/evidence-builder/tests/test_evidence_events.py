@@ -89,3 +89,24 @@ async def test_a_job_without_matches_completes_at_once(start_service, event_sink
     job = await create_job(db_pool)
     await sink.bus.publish("matchings.process.completed", {"job_id": job})
     await sink.wait_for("evidences.generation.completed", job, timeout=30)
+
+
+async def test_a_full_disk_fails_the_job_with_the_reason_and_leaves_no_half_file(
+        start_service, event_sink, bus_settings, db_pool, images):
+    """Issue 16 (disk full for one service): every evidence image failed as "one bad picture" and
+    the job completed without any. Now the job fails with the reason, and nothing half-written
+    is left where a reader would find it."""
+    sink = await event_sink(KEYS + ["job.failed"])
+    start_service("evidence-builder", file_size_limit=4096)  # no evidence image fits in 4 KB
+    root = bus_settings.data_root
+    job = await create_job(db_pool)
+    await seed_match(db_pool, root, job, 7, *images)
+    await sink.bus.publish("matchings.process.completed", {"job_id": job})
+    await sink.bus.publish("match.result", result(job, 7))
+    [failed] = await sink.wait_for("job.failed", job, timeout=60)
+    assert failed["service"] == "evidence-builder" and failed["error_code"] == "STORAGE_UNWRITABLE"
+    assert "cannot write the evidence image of m7 under DATA_ROOT" in failed["reason"]
+    assert "File too large" in failed["reason"]
+    assert not sink.for_job("evidences.generation.completed", job)
+    assert await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm7'") is None
+    assert list((root / "evidence").glob("*")) == []  # no m7.jpg, no temp file beside it

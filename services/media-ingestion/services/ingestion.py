@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 
 from common_py.errors import ErrorCode, JobFailed
-from common_py.storage import Storage, derive_id
+from common_py.storage import Storage, derive_id, raise_if_unwritable
 from common_py.uow import UnitOfWork, stable_event_id
 from services.sources.base import SourceError, VideoRecord, VideoSource
 from services.first_pass import FirstPass
@@ -150,6 +150,7 @@ class MediaIngestion:
             try:
                 total += await self.ingest_video(job_id, source, rec)
             except (VisionError, SourceError, OSError) as exc:
+                raise_if_unwritable(exc, f"keyframes of video {rec.platform}/{rec.source_id}")
                 log.error("skipping video %s/%s: %s", rec.platform, rec.source_id, exc,
                           extra={"error_code": ErrorCode.ASSET_CORRUPT})
         log.info("ingested %d keyframes for %r", total, industry)
