@@ -28,7 +28,7 @@ import asyncpg
 
 from common_py import completion, metrics
 from common_py.bus import Event, EventBus, HandlerContext
-from common_py.errors import ErrorCode, FatalError
+from common_py.errors import ErrorCode, FatalError, asset_error_code
 from common_py.storage import unwritable
 from common_py.uow import Transaction, UnitOfWork, stable_event_id
 
@@ -219,9 +219,8 @@ class AssetStage:
                     "reason": f"cannot write the {self.name} of {asset.kind} {asset.asset_id} under DATA_ROOT: "
                               f"{result}"[:2000]})
             if isinstance(result, Exception):
-                code = ErrorCode.ASSET_MISSING if isinstance(result, FileNotFoundError) else ErrorCode.ASSET_CORRUPT
                 log.error("%s of %s %s failed: %s", self.name, asset.kind, asset.asset_id, result,
-                          extra={"job_id": asset.job_id, "error_code": code})
+                          extra={"job_id": asset.job_id, "error_code": asset_error_code(result)})
                 newly = await completion.mark_asset(tx, asset.job_id, stage, asset.asset_id, "failed", str(result)[:500])
             else:
                 # first finisher wins: a raw result (watermark) racing a masked one is kept once

@@ -32,6 +32,12 @@ class ErrorCode(str, Enum):
 _RETRYABLE = {ErrorCode.DEPENDENCY_UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.INTERNAL}
 
 
+def asset_error_code(exc: BaseException) -> ErrorCode:
+    """An input file that is not there is a missing asset; one that is there but unusable is a
+    corrupt one (readers raise FileNotFoundError, or a subclass of it, for the first)."""
+    return ErrorCode.ASSET_MISSING if isinstance(exc, FileNotFoundError) else ErrorCode.ASSET_CORRUPT
+
+
 class PipelineError(Exception):
     code: ErrorCode = ErrorCode.INTERNAL
 

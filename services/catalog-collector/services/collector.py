@@ -15,7 +15,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from common_py.errors import ErrorCode, JobFailed, StorageUnwritable
+from common_py.errors import ErrorCode, JobFailed, StorageUnwritable, asset_error_code
 from common_py.storage import Storage, derive_id, raise_if_unwritable
 from common_py.uow import UnitOfWork, stable_event_id
 from services.images import BadImage, normalize, phash_distance
@@ -112,7 +112,7 @@ class CatalogCollector:
             except (BadImage, SourceError, OSError) as exc:
                 raise_if_unwritable(exc, f"image {ref} of product {product_id}")
                 log.error("skipping image %s of product %s: %s", ref, product_id, exc,
-                          extra={"error_code": ErrorCode.ASSET_CORRUPT})
+                          extra={"error_code": asset_error_code(exc)})
                 continue
             if any(h and phash_distance(h, img.phash) <= self.dup_distance for _, _, h, _ in kept):
                 log.info("skipping near-duplicate image %s of product %s", ref, product_id)

@@ -51,7 +51,7 @@ def dataset(tmp_path):
 async def test_collects_selected_products_skips_bad_images_and_reuses_across_jobs(
         start_service, event_sink, bus_settings, db_pool, dataset):
     sink = await event_sink(KEYS)
-    start_service("catalog-collector", LOCAL_DATASET_DIR=str(dataset))
+    proc = start_service("catalog-collector", LOCAL_DATASET_DIR=str(dataset))
     producer = sink.bus
     job1 = await create_job(db_pool, "ergonomic pillow")
     # top_amz=1: only the first amazon-labelled product; local ones are capped by the sum (1+1)
@@ -70,6 +70,11 @@ async def test_collects_selected_products_skips_bad_images_and_reuses_across_job
     rows = await db_pool.fetch("SELECT p.product_id, p.src, p.title FROM products p JOIN job_products j "
                                "USING (product_id) WHERE j.job_id = $1 ORDER BY 1", job1)
     assert [(r["product_id"], r["src"]) for r in rows] == [("amz-pillow-b", "amazon"), ("pillow-a", "local")]
+    # each skipped image says why: a missing file is a missing asset, not a corrupt one (issue 16)
+    skipped = {e["message"].split()[2]: e["error_code"] for e in map(json.loads, proc.log_text().splitlines())
+               if e["message"].startswith("skipping image")}
+    assert {os.path.basename(k): v for k, v in skipped.items()} == {"broken.jpg": "ASSET_CORRUPT",
+                                                                   "missing.jpg": "ASSET_MISSING"}
 
     # a second job over the same products fetches nothing again: same files, same ids
     mtimes = {r["image_id"]: os.stat(bus_settings.data_root / r["local_path"]).st_mtime_ns for r in ready}

@@ -151,7 +151,8 @@ class MediaIngestion:
                 total += await self.ingest_video(job_id, source, rec)
             except (VisionError, SourceError, OSError) as exc:
                 raise_if_unwritable(exc, f"keyframes of video {rec.platform}/{rec.source_id}")
+                missing = rec.local_file is not None and not rec.local_file.exists()
                 log.error("skipping video %s/%s: %s", rec.platform, rec.source_id, exc,
-                          extra={"error_code": ErrorCode.ASSET_CORRUPT})
+                          extra={"error_code": ErrorCode.ASSET_MISSING if missing else ErrorCode.ASSET_CORRUPT})
         log.info("ingested %d keyframes for %r", total, industry)
         return total

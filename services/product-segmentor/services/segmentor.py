@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from common_py import metrics
-from common_py.errors import ErrorCode, FatalError
+from common_py.errors import FatalError, asset_error_code
 from common_py.storage import Storage
-from vision_common.errors import ImageError, ImageMissing
+from vision_common.errors import ImageError
 from vision_common.image_io import encode_image, read_image
 from vision_common.segmentation import Segmenter
 
@@ -29,11 +29,6 @@ def _observe(batch: int, started: float) -> None:
     """The model metrics the other model stages report through AssetStage (dashboard: model panels)."""
     metrics.MODEL_BATCH.labels("segmentation").observe(batch)
     metrics.MODEL_SECONDS.labels("segmentation").observe(time.perf_counter() - started)
-
-
-def asset_error_code(exc: ImageError) -> ErrorCode:
-    """A file that is not there is a missing asset; one that is there but unusable, corrupt."""
-    return ErrorCode.ASSET_MISSING if isinstance(exc, ImageMissing) else ErrorCode.ASSET_CORRUPT
 
 
 class ProductSegmentor:
