@@ -14,11 +14,12 @@ REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/requirements.txt)
 
 DEMO_DIR ?= data/demo-dataset
 
-.PHONY: help install up infra-up down status migrate test demo clean-data
+.PHONY: help install up infra-up down status migrate test demo chaos clean-data
 
 help:
 	@echo "make demo          install, bring everything up, run a real job on a generated demo dataset"
 	@echo "make test          run every test suite (real RabbitMQ, real Postgres+pgvector)"
+	@echo "make chaos         break a stack of its own every way an operator meets; table + JSON of what was lost"
 	@echo "make up            infrastructure + migrations + every service (LOCAL_DATASET_DIR=..., REPLICAS=svc=n,...)"
 	@echo "make down          stop what make up started, and nothing else"
 	@echo "make status        what runs, where"
@@ -53,6 +54,11 @@ migrate: install
 
 test: install
 	PYTHON=$(PY) bash scripts/run_tests.sh
+
+# Fault injection (docs/reliability.md): a stack of its own on the demo dataset, every service
+# killed mid-job, duplicated events, broker and Postgres restarts, bad input, 20 jobs, a full disk.
+chaos: install
+	$(PY) scripts/chaos.py $(CHAOS_ARGS)
 
 # A real job end to end on a dataset the code generates (nothing downloaded): products and clips
 # with near-identical sibling variants, through every service, then results vs the truth.

@@ -36,6 +36,8 @@ done
 [ -d tests/e2e ] && run_suite tests/e2e
 # the analyst's side: the web UI in headless Chromium and the n8n workflow in real n8n, on one stack
 [ -d tests/ui ] && run_suite tests/ui
+# fault injection on a stack of its own (the quick experiments; `make chaos` runs them all)
+[ -d tests/chaos ] && run_suite tests/chaos
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo
