@@ -1,6 +1,7 @@
 """One chaos stack for the module (common_py.chaos: a RabbitMQ node and a Postgres of its own, the
 ten services under supervisord, the demo dataset), and the report table at the end of the run."""
 
+import shutil
 import sys
 
 import pytest
@@ -31,6 +32,8 @@ async def chaos(tmp_path_factory):
         yield chaos
     finally:
         await stack.stop()
+        for bulky in ("rabbit", "pg", "dataset"):  # keep data/logs for a failed run to be read
+            shutil.rmtree(stack.root / bulky, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -303,20 +303,28 @@ async def broker_restart(chaos: Chaos, row: Row) -> None:
                    f"reconnected; job {final['phase']}")
 
 
-async def postgres_restart(chaos: Chaos, row: Row) -> None:
-    stack = chaos.stack
-    await stack.forget("embeddings")
-    job = await stack.start_job()
-    status = await stack.wait_job(job, until=lambda s: s["phase"] == "feature_extraction" and s["percent"] > 25)
-    started = time.monotonic()
-    await asyncio.to_thread(stack.pg.restart)
-    down = time.monotonic() - started
-    await stack.pool.close()  # ours lost its connections too
-    stack.pool = await create_pool(stack.pg.dsn, 1, 8)
-    final = await stack.wait_job(job)
-    await chaos.check(row, [job])
-    row.outcome = (f"Postgres restarted (pg_ctl restart -m fast, {down:.1f}s) at {status['percent']}%; job "
-                   f"{final['phase']}")
+def postgres_down(outage_s: float = 0):
+    """Postgres restarted mid-job (`pg_ctl restart`), or stopped for `outage_s` and started again."""
+    async def run(chaos: Chaos, row: Row) -> None:
+        stack = chaos.stack
+        await stack.forget("embeddings")
+        job = await stack.start_job()
+        status = await stack.wait_job(job, until=lambda s: s["phase"] == "feature_extraction" and s["percent"] > 25)
+        started = time.monotonic()
+        if outage_s:
+            await asyncio.to_thread(stack.pg.stop)
+            await asyncio.sleep(outage_s)
+            await asyncio.to_thread(stack.pg.start)
+        else:
+            await asyncio.to_thread(stack.pg.restart)
+        down = time.monotonic() - started
+        await stack.pool.close()  # ours lost its connections too
+        stack.pool = await create_pool(stack.pg.dsn, 1, 8)
+        final = await stack.wait_job(job)
+        await chaos.check(row, [job])
+        how = f"stopped for {down:.0f}s" if outage_s else f"restarted (pg_ctl restart -m fast, {down:.1f}s)"
+        row.outcome = f"Postgres {how} at {status['percent']}%; job {final['phase']}"
+    return run
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -604,7 +612,8 @@ EXPERIMENTS: list[Experiment] = [
     Experiment("every event published twice", SAME + ", one .completed per stage", duplicate_every_event, quick=True),
     Experiment("handled events redelivered after commit", SAME, redeliver_after_commit, quick=True),
     Experiment("RabbitMQ restart mid-job", SAME + "; services reconnect", broker_restart),
-    Experiment("Postgres restart mid-job", SAME + "; services reconnect", postgres_restart),
+    Experiment("Postgres restart mid-job", SAME + "; services reconnect", postgres_down()),
+    Experiment("Postgres down 20 s mid-job", SAME + "; services wait and reconnect", postgres_down(20)),
     Experiment(f"matcher killed {DELIVERY_LIMIT} times on one request",
                "job fails with CONSUMER_CRASHED at once, not at the phase timeout", crash_loop),
     Experiment("bad input on HTTP, bus and dataset", "each a 4xx or a DLQ entry with its code; job beside unchanged",
