@@ -79,7 +79,8 @@ async def replay(broker: str, dlq: str, n: int) -> int:
             if msg is None:
                 break
             headers = {k: v for k, v in (msg.headers or {}).items()
-                       if not k.startswith(("x-error", "x-attempt", "x-failed", "x-retryable", "x-death", "x-last"))}
+                       if not k.startswith(("x-error", "x-attempt", "x-failed", "x-retryable", "x-death", "x-last",
+                                            "x-outage"))}
             await channel.default_exchange.publish(
                 aio_pika.Message(msg.body, headers=headers, content_type=msg.content_type, message_id=msg.message_id,
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=target)

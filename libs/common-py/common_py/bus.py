@@ -34,6 +34,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from contracts import ROUTING_KEYS, ContractError, validate
 
 from common_py import metrics
+from common_py.db import database_unreachable
 from common_py.errors import AlreadyHandled, ErrorCode, FatalError, JobFailed, JobFinished, PipelineError
 from common_py.logs import log_context
 from common_py.settings import CommonSettings
@@ -44,6 +45,7 @@ log = logging.getLogger("common_py.bus")
 
 DELIVERY_LIMIT = 5  # redeliveries (crash before ack) before the broker dead-letters a message
 TERMINAL_PHASES = ("completed", "failed")
+OUTAGE_RETRY_MAX_MS = 30_000  # the longest wait between two tries while Postgres is unreachable
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,13 @@ class EventBus:
                 await self._dead_letter(sub, message, routing_key, exc.code, str(exc), attempt)
             except Exception as exc:  # noqa: BLE001 - every other failure is worth retrying
                 code = exc.code if isinstance(exc, PipelineError) else ErrorCode.INTERNAL
-                if attempt < self.settings.bus_max_attempts:
+                # epoch milliseconds as an integer: AMQP's float header is 32-bit (minutes off)
+                since = int(headers.get("x-outage-since") or time.time() * 1000) / 1000
+                if database_unreachable(exc) and time.time() - since < self.settings.bus_outage_retry_s:
+                    # Postgres is down or restarting: wait for it without using up an attempt
+                    await self._retry(sub, message, routing_key, ErrorCode.DEPENDENCY_UNAVAILABLE, exc, attempt,
+                                      outage_since=since)
+                elif attempt < self.settings.bus_max_attempts:
                     await self._retry(sub, message, routing_key, code, exc, attempt)
                 else:
                     reason = f"{type(exc).__name__}: {exc}"
@@ -337,13 +345,21 @@ class EventBus:
             log.error("could not publish job.failed: %s", exc, extra={"error_code": ErrorCode.DEPENDENCY_UNAVAILABLE})
 
     async def _retry(self, sub: Subscription, message: AbstractIncomingMessage, routing_key: str,
-                     code: ErrorCode, exc: Exception, attempt: int) -> None:
-        delay_ms = self.settings.bus_retry_base_ms * 2 ** (attempt - 1)
-        log.warning("attempt %d/%d of %s failed, retrying in %d ms: %s: %s", attempt,
-                    self.settings.bus_max_attempts, routing_key, delay_ms, type(exc).__name__, exc,
-                    extra={"error_code": code})
+                     code: ErrorCode, exc: Exception, attempt: int, outage_since: float | None = None) -> None:
         headers = dict(message.headers or {})
-        headers.update({"x-attempt": attempt + 1, "x-routing-key": routing_key,
+        if outage_since is None:
+            delay_ms = self.settings.bus_retry_base_ms * 2 ** (attempt - 1)
+            log.warning("attempt %d/%d of %s failed, retrying in %d ms: %s: %s", attempt,
+                        self.settings.bus_max_attempts, routing_key, delay_ms, type(exc).__name__, exc,
+                        extra={"error_code": code})
+            attempt += 1
+        else:  # the same attempt again, later: backing off to 30 s while the outage lasts
+            waits = int(headers.get("x-outage-retries", 0))
+            delay_ms = min(self.settings.bus_retry_base_ms * 2 ** waits, OUTAGE_RETRY_MAX_MS)
+            log.warning("%s could not reach the database, retrying in %d ms (down for %.0f s): %s: %s", routing_key,
+                        delay_ms, time.time() - outage_since, type(exc).__name__, exc, extra={"error_code": code})
+            headers.update({"x-outage-since": int(outage_since * 1000), "x-outage-retries": waits + 1})
+        headers.update({"x-attempt": attempt, "x-routing-key": routing_key,
                         "x-last-error": f"{type(exc).__name__}: {exc}"[:1000]})
         await self._pub_channel.default_exchange.publish(
             aio_pika.Message(message.body, headers=headers, content_type=message.content_type,

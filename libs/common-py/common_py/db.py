@@ -12,6 +12,23 @@ class DatabaseNotReady(RuntimeError):
     pass
 
 
+# Postgres is down, restarting or unreachable: the same work succeeds once it is back
+_UNREACHABLE = (asyncpg.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError,
+                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.CrashShutdownError,
+                ConnectionRefusedError, ConnectionResetError)
+
+
+def database_unreachable(exc: BaseException | None) -> bool:
+    """Did this fail because the database could not be reached (anywhere in the chain of
+    causes)? A closed connection counts; a bad query or a bad value does not."""
+    while exc is not None:
+        if isinstance(exc, _UNREACHABLE) or (isinstance(exc, asyncpg.InterfaceError)
+                                             and "closed" in str(exc).lower()):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     try:
         await register_vector(conn)

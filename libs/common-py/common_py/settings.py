@@ -37,6 +37,9 @@ class CommonSettings(BaseSettings):
     bus_prefetch: int = Field(8, ge=1, description="unacked messages a consumer holds at once")
     bus_max_attempts: int = Field(3, ge=1, description="attempts before a message goes to its DLQ")
     bus_retry_base_ms: int = Field(1000, ge=1, description="first retry delay; doubles per attempt")
+    bus_outage_retry_s: float = Field(
+        900.0, ge=0, description="how long a message whose handler could not reach Postgres keeps being retried "
+        "(every <= 30 s) without using up its attempts: a database restart or outage delays work, never loses it")
     bus_shutdown_grace_s: float = Field(30.0, ge=0, description="time in-flight handlers get on SIGTERM")
     outbox_relay_interval_s: float = Field(5.0, gt=0, description="how often unpublished outbox rows are retried")
 

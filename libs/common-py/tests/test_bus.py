@@ -404,3 +404,46 @@ async def test_events_for_a_finished_job_change_nothing(phase, bus_pair, bus_set
     assert [e.job_id for e in calls] == [other]
     assert await db_pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(event_id)) == 0
     assert not await drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.2)
+
+
+async def test_a_database_outage_delays_a_message_without_using_up_its_attempts(bus_pair, bus_settings, db_pool):
+    """Found by `make chaos` (issue 16): with Postgres down for 20 s, every message in flight
+    used up its 3 attempts within 3 s and went to the DLQ as INTERNAL, and the job was lost. A
+    handler that cannot reach the database is retried, backing off, for BUS_OUTAGE_RETRY_S."""
+    import asyncpg
+
+    consumer, producer = bus_pair
+    job_id = await create_job(db_pool)
+    calls = []
+
+    async def handler(event, ctx):
+        calls.append(event.attempt)
+        if len(calls) <= 5:  # more failures than BUS_MAX_ATTEMPTS allows
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    await producer.publish("products.image.ready", ready_payload(job_id))
+    await wait_for(lambda: len(calls) == 6, timeout=30)
+    assert calls == [1] * 6  # still the first attempt: the outage was not the message's fault
+    assert not await drain_queue(bus_settings.bus_broker, sub.dlq, timeout=0.5)
+
+
+async def test_an_outage_longer_than_the_limit_falls_back_to_the_attempts(bus_settings, db_pool):
+    settings = bus_settings.model_copy(update={"bus_outage_retry_s": 0.3})
+    consumer, producer = EventBus(settings, "svc", db_pool), EventBus(settings, "producer", db_pool)
+    job_id = await create_job(db_pool)
+
+    async def handler(event, ctx):
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    sub = consumer.subscribe("products.image.ready", handler)
+    await consumer.start()
+    await producer.connect()
+    try:
+        await producer.publish("products.image.ready", ready_payload(job_id))
+        [dead] = await wait_for(lambda: drain_queue(settings.bus_broker, sub.dlq, timeout=0.2), timeout=30)
+        assert dead.headers["x-attempts"] == 3 and "Connect call failed" in dead.headers["x-error"]
+    finally:
+        await consumer.stop(grace_s=1)
+        await producer.stop(grace_s=0)
