@@ -14,13 +14,16 @@ class DatabaseNotReady(RuntimeError):
 
 # Postgres is down, restarting or unreachable: the same work succeeds once it is back
 _UNREACHABLE = (asyncpg.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError,
-                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.CrashShutdownError,
-                ConnectionRefusedError, ConnectionResetError)
+                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.CrashShutdownError)
 
 
 def database_unreachable(exc: BaseException | None) -> bool:
-    """Did this fail because the database could not be reached (anywhere in the chain of
-    causes)? A closed connection counts; a bad query or a bad value does not."""
+    """Did this fail because the database could not be reached? asyncpg's connection errors
+    anywhere in the chain of causes (a closed connection counts; a bad query or value does not),
+    and a refused or reset connection raised as it is: that is how the pool fails to connect.
+    A refused connection wrapped in another error (an HTTP client's) is that service's, not ours."""
+    if isinstance(exc, (ConnectionRefusedError, ConnectionResetError)):
+        return True
     while exc is not None:
         if isinstance(exc, _UNREACHABLE) or (isinstance(exc, asyncpg.InterfaceError)
                                              and "closed" in str(exc).lower()):

@@ -447,3 +447,29 @@ async def test_an_outage_longer_than_the_limit_falls_back_to_the_attempts(bus_se
     finally:
         await consumer.stop(grace_s=1)
         await producer.stop(grace_s=0)
+
+
+def test_only_the_database_being_unreachable_counts_as_an_outage():
+    import asyncpg
+    import httpx
+
+    from common_py.db import database_unreachable
+    from common_py.errors import RetryableError
+
+    assert database_unreachable(ConnectionRefusedError(111, "Connect call failed"))  # the pool connecting
+    assert database_unreachable(asyncpg.exceptions.ConnectionDoesNotExistError("closed in the middle"))
+    try:  # asyncpg's error wrapped by a handler still counts
+        try:
+            raise asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command")
+        except asyncpg.PostgresError as inner:
+            raise RuntimeError("stage failed") from inner
+    except RuntimeError as outer:
+        assert database_unreachable(outer)
+    try:  # another service refusing: the message's own failure (the matcher's vector-index)
+        try:
+            raise httpx.ConnectError("All connection attempts failed") from ConnectionRefusedError(111, "refused")
+        except httpx.ConnectError as inner:
+            raise RetryableError(f"vector-index unreachable: {inner}") from inner
+    except RetryableError as outer:
+        assert not database_unreachable(outer)
+    assert not database_unreachable(asyncpg.exceptions.DataError("invalid input")) and not database_unreachable(None)
