@@ -49,7 +49,8 @@ def raise_if_unwritable(exc: BaseException, what: str) -> None:
     takes no file at all is not one bad item: raise StorageUnwritable, which fails the job with
     the reason instead of letting it finish with everything skipped."""
     if unwritable(exc):
-        log.critical("cannot write %s under DATA_ROOT: %s", what, exc, extra={"error_code": ErrorCode.STORAGE_UNWRITABLE})
+        log.critical("cannot write %s under DATA_ROOT: %s", what, exc,
+                     extra={"error_code": ErrorCode.STORAGE_UNWRITABLE})
         raise StorageUnwritable(f"cannot write {what} under DATA_ROOT: {exc}") from exc
 
 

@@ -373,7 +373,8 @@ def _bus_cases(job: str, data_rel: str) -> list[tuple[str, str, bytes, dict | No
     def ev(**payload) -> dict:
         return {"event_id": str(uuid.uuid4()), **payload}
 
-    frames = [{"frame_id": f"chaos-gone-{i}", "ts": float(i), "local_path": f"{data_rel}/gone-{i}.jpg"} for i in range(2)]
+    frames = [{"frame_id": f"chaos-gone-{i}", "ts": float(i), "local_path": f"{data_rel}/gone-{i}.jpg"}
+              for i in range(2)]
     return [
         ("bytes that are not JSON", "products.image.ready", b"\x00\x9c not json " + os.urandom(8), None,
          "MALFORMED_MESSAGE"),

@@ -309,7 +309,7 @@ class ChaosStack:
         try:
             channel = await conn.channel(publisher_confirms=True)
             exchange = await channel.get_exchange("events")
-            await exchange.publish(aio_pika.Message(body, headers=headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                   routing_key=routing_key)
+            message = aio_pika.Message(body, headers=headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+            await exchange.publish(message, routing_key=routing_key)
         finally:
             await conn.close()
