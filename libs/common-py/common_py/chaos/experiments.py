@@ -58,6 +58,7 @@ class Chaos:
         self.log = log
         self.baseline: set[tuple[str, str]] | None = None
         self.rows: list[Row] = []
+        self.kickoff_s = 0.1  # how long POST /start-job takes (measured by the undisturbed run)
 
     async def check(self, row: Row, jobs: list[str], *, phase: str = "completed", compare: bool = True,
                     allowed_dlq=None) -> list:
@@ -105,7 +106,9 @@ def _phase_reached(*phases: str):
 
 async def baseline(chaos: Chaos, row: Row) -> None:
     stack = chaos.stack
+    started = time.monotonic()
     job = await stack.start_job()
+    chaos.kickoff_s = time.monotonic() - started  # when to kill the orchestrator mid-kickoff
     status = await stack.wait_job(job)
     found = {(m["product_id"], m["video_id"]) for m in await stack.pool.fetch(
         "SELECT product_id, video_id FROM matches WHERE job_id = $1", job)}
@@ -165,9 +168,12 @@ async def kill_orchestrator_in_kickoff(chaos: Chaos, row: Row) -> None:
                 return exc
 
     request = asyncio.create_task(post_once())
-    await asyncio.sleep(0.05)  # the request is in the kickoff (a Prefect flow: a few hundred ms)
+    await asyncio.sleep(chaos.kickoff_s / 2)  # halfway through a kickoff (a Prefect flow) as timed before
+    answered_first = request.done()
     pid = stack.kill("orchestrator")
     answer = await request
+    if answered_first:
+        row.problems.append(f"the kickoff answered within {chaos.kickoff_s / 2:.3f}s, before the kill")
     back = await stack.wait_back("orchestrator", pid)
     created = [r["job_id"] for r in await stack.pool.fetch(
         "SELECT job_id FROM jobs WHERE created_at >= $1 ORDER BY created_at", since)]
@@ -183,7 +189,7 @@ async def kill_orchestrator_in_kickoff(chaos: Chaos, row: Row) -> None:
     for job in jobs:
         await stack.wait_job(job)
     await chaos.check(row, jobs)
-    row.outcome = f"killed during POST /start-job: {how}; back in {back:.0f}s"
+    row.outcome = f"killed {chaos.kickoff_s / 2:.2f}s into POST /start-job: {how}; back in {back:.0f}s"
 
 
 async def kill_results_api_while_polling(chaos: Chaos, row: Row) -> None:
