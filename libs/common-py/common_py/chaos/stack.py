@@ -110,9 +110,11 @@ class ChaosStack:
     # -- lifecycle ------------------------------------------------------------------------------
     @property
     def service_env(self) -> dict[str, str]:
+        # the services that call another one are told where it is in this stack (as `make up` does)
         return {"DATA_ROOT": str(self.data), "POSTGRES_DSN": self.pg.dsn, "BUS_BROKER": self.rabbit.url,
                 "REDIS_URL": StackSettings().redis_url, "LOCAL_DATASET_DIR": str(self.dataset_dir),
-                "RESULTS_CACHE_PREFIX": f"chaos-{self.tag}:", **SERVICE_SETTINGS}
+                "RESULTS_CACHE_PREFIX": f"chaos-{self.tag}:", "VECTOR_INDEX_URL": self.url("vector-index"),
+                "ORCHESTRATOR_URL": self.url("orchestrator"), "API_KEYS": "", **SERVICE_SETTINGS}
 
     def _plan(self):
         ports = {s.port_env: str(s.port) for s in SERVICES if s.port_env != "HTTP_PORT"}
