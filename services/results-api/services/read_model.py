@@ -42,11 +42,15 @@ class ReadModel:
         body, outcome = await self.cache.get(key)
         if body is not None:
             return body, outcome
+        # one job's matches are cached only once it has ended: the UI follows a running job with
+        # this query, and a copy from before its last matches would outlive its completion
+        final = q.job_id is None or not self.cache.enabled or await self.repo.job_ended(q.job_id)
         flt = MatchFilter(q.industry, q.job_id, q.min_score, q.product_id, q.video_id)
         rows, total = await self.repo.matches(flt, q.limit, q.offset)
         page = ResultsPage(items=[self._summary(r) for r in rows], total=total, limit=q.limit, offset=q.offset)
         body = page.model_dump_json().encode()
-        await self.cache.put(key, body)
+        if final:
+            await self.cache.put(key, body)
         return body, outcome
 
     async def job_exists(self, job_id: str) -> bool:

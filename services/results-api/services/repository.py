@@ -77,6 +77,11 @@ class Repository:
     async def job_exists(self, job_id: str) -> bool:
         return await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = $1)", job_id)
 
+    async def job_ended(self, job_id: str) -> bool:
+        """Has the job completed or failed (its matches can no longer change)?"""
+        return bool(await self.pool.fetchval(
+            "SELECT phase IN ('completed', 'failed') FROM jobs WHERE job_id = $1", job_id))
+
     async def product(self, product_id: str) -> tuple[asyncpg.Record | None, list[asyncpg.Record]]:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             product = await conn.fetchrow(

@@ -60,3 +60,23 @@ async def test_starts_and_serves_with_no_redis_at_all(start_api, seed):
         assert time.monotonic() - started < 2  # no waiting on Redis per request
         metrics = (await client.get("/metrics")).text
         assert 'results_cache_requests_total{outcome="bypass"} 2.0' in metrics
+
+
+async def test_a_running_jobs_matches_are_never_served_stale(start_api, private_redis, seed, add_matches):
+    """The UI follows a running job with /jobs/{id}/matches: the answer must change as soon as the
+    matches do, and the last one must not outlive the job's completion. An ended job's is cached."""
+    api = start_api(REDIS_URL=private_redis.url, RESULTS_CACHE_TTL_S="60")
+
+    async def job_matches(client):
+        r = await client.get("/jobs/j-lamp/matches", params={"limit": 200})
+        assert r.status_code == 200, r.text
+        return r.headers["x-cache"], [m["match_id"] for m in r.json()["items"]]
+
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as client:
+        await seed.execute("UPDATE jobs SET phase = 'matching' WHERE job_id = 'j-lamp'")
+        assert await job_matches(client) == ("miss", ["m3", "m4"])
+        await add_matches(NEW)
+        assert await job_matches(client) == ("miss", ["m9", "m3", "m4"])
+        await seed.execute("UPDATE jobs SET phase = 'completed' WHERE job_id = 'j-lamp'")
+        assert await job_matches(client) == ("miss", ["m9", "m3", "m4"])
+        assert await job_matches(client) == ("hit", ["m9", "m3", "m4"])
