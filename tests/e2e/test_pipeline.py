@@ -74,7 +74,7 @@ async def check_job(job_id, status, phases, procs, db_pool, data_root: Path, dat
     for row in rows:
         img = cv2.imread(str(data_root / row["evidence_path"]))
         assert img is not None and img.shape[1] > img.shape[0]  # side by side
-        assert row["score"] >= 0.8
+        assert row["score"] >= 0.8 and row["best_pair_drawing"]["inliers"] > 0  # drawn as the matcher decided
     async with httpx.AsyncClient(base_url=procs["results-api"][0].url, timeout=30) as client:
         items = (await client.get("/results", params={"job_id": job_id, "limit": 200})).json()["items"]
         assert {i["match_id"] for i in items} == {r["match_id"] for r in rows}

@@ -33,6 +33,7 @@ def test_upgrade_downgrade_upgrade(stack_env):
                 return {r[0]: r[1] for r in conn.execute(
                     "SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = %s", (table,))}
             assert "best_pair_frame_masked" in columns("matches") and columns("matches")["segments"] == "jsonb"
+            assert columns("matches")["best_pair_drawing"] == "jsonb"
             assert {"shot_start", "shot_end"} <= set(columns("video_frames"))
             assert columns("product_images")["emb_masked"] == columns("video_frames")["kp_masked"] == "bool"
             hnsw = {r[0] for r in conn.execute(

@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from .evidence import pair_drawing
 from .scoring import PairScore
 from .settings import MatchSettings
 
@@ -60,6 +61,8 @@ class ProductVideoMatch:
     # of them (False): build_evidence redraws it from the same ones
     best_frame_masked: bool = True
     segments: list[Segment] = field(default_factory=list)
+    # what the evidence image draws of the best pair (evidence.pair_drawing), accepted ones only
+    best_drawing: dict | None = None
 
 
 def aggregate(pairs: list[PairScore], frames: dict[str, FrameInfo | tuple], s: MatchSettings,
@@ -89,7 +92,8 @@ def aggregate(pairs: list[PairScore], frames: dict[str, FrameInfo | tuple], s: M
             segments = segments_of(ps, frames, s) if accepted else []
             out.append(ProductVideoMatch(pid, vid, round(score, 4), best.img_id, best.frame_id,
                                          frames[best.frame_id].ts, round(best.score_pair, 4),
-                                         consistency, coverage, accepted, best.evidence.frame_masked, segments))
+                                         consistency, coverage, accepted, best.evidence.frame_masked, segments,
+                                         pair_drawing(best.evidence) if accepted else None))
     out.sort(key=lambda m: -m.score)
     return out
 

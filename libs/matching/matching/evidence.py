@@ -1,4 +1,8 @@
-"""Evidence image: catalog image and keyframe side by side, inlier lines, outline, score and ts."""
+"""Evidence image: catalog image and keyframe side by side, inlier lines, outline, score and ts.
+
+The matcher stores what it will be drawn from with each accepted match (``pair_drawing``: the best
+pair's inliers and outline), so the image shows the matcher's own decision; a match stored without
+it is verified again from the two feature bundles (``redo_verification``)."""
 from __future__ import annotations
 
 import os
@@ -16,6 +20,35 @@ if False:  # typing only (avoids an import cycle at run time)
     from .settings import MatchSettings
 
 PANEL_H = 480
+DRAWING_POINTS_MAX = 120  # inlier pairs kept with a match (the image draws at most 60 of them)
+
+
+def pair_drawing(ev: PairEvidence, max_points: int = DRAWING_POINTS_MAX) -> dict:
+    """What an evidence image draws of a verified pair, as JSON (original image pixels): an
+    even sample of its inlier pairs, the catalog outline in the keyframe, its numbers."""
+    n = len(ev.pts_cat)
+    idx = np.linspace(0, n - 1, min(max_points, n)).astype(int) if n else np.zeros(0, int)
+
+    def rounded(a) -> list:
+        return np.round(np.asarray(a, np.float64), 1).tolist()
+
+    return {"inliers": int(ev.inliers), "sim_color": round(float(ev.sim_color), 4),
+            "sim_dense": round(float(ev.sim_dense), 4), "frame_masked": bool(ev.frame_masked),
+            "pts_cat": rounded(ev.pts_cat[idx]), "pts_frame": rounded(ev.pts_frame[idx]),
+            "quad": rounded(ev.quad) if ev.quad is not None else None}
+
+
+def evidence_from_drawing(drawing: dict, img_id: str = "", frame_id: str = "") -> PairEvidence:
+    """The PairEvidence ``render_evidence`` needs, from a stored ``pair_drawing``."""
+    def points(key: str) -> np.ndarray:
+        return np.asarray(drawing.get(key) or [], np.float32).reshape(-1, 2)
+
+    quad = drawing.get("quad")
+    return PairEvidence(img_id, frame_id, inliers=int(drawing.get("inliers", 0)),
+                        sim_color=float(drawing.get("sim_color", 0.0)), sim_dense=float(drawing.get("sim_dense", 0.0)),
+                        frame_masked=bool(drawing.get("frame_masked", True)), verified=True,
+                        quad=np.asarray(quad, np.float64).reshape(4, 2) if quad is not None else None,
+                        pts_cat=points("pts_cat"), pts_frame=points("pts_frame"))
 
 
 def _fit(img: np.ndarray, h: int) -> tuple[np.ndarray, float]:
@@ -85,30 +118,33 @@ def redo_verification(catalog: "Asset", frame: "Asset", s: "MatchSettings", fram
 
 def build_evidence(catalog: "Asset", frame: "Asset", out_path: str | os.PathLike, s: "MatchSettings | None" = None,
                    score: float | None = None, ts: float | None = None, title: str | None = None,
-                   frame_masked: bool | None = None) -> Path:
-    """What evidence-builder does for one accepted match: re-verify the best pair from the two
-    feature bundles, draw it on the original images (or the stored thumbnails when an image file
-    is gone) and write the JPEG atomically. ``frame_masked``: see ``redo_verification``."""
+                   frame_masked: bool | None = None, drawing: dict | None = None) -> Path:
+    """What evidence-builder does for one accepted match: draw the best pair as the matcher stored
+    it (``drawing``, a ``pair_drawing``) or, for a match stored without it, as verified again from
+    the two feature bundles (``frame_masked``: see ``redo_verification``), on the original images
+    (or the bundles' thumbnails when an image file is gone), and write the JPEG atomically."""
     from vision_common.image_io import read_image
 
     from .settings import MatchSettings
 
-    s = s or MatchSettings()
-    cb, fb = catalog.bundle(), frame.bundle()
-    ev = redo_verification(catalog, frame, s, frame_masked)
+    if drawing is not None:
+        ev = evidence_from_drawing(drawing, catalog.asset_id, frame.asset_id)
+    else:
+        ev = redo_verification(catalog, frame, s or MatchSettings(), frame_masked)
 
-    def image(asset, bundle):
+    def image(asset: "Asset") -> tuple[np.ndarray, float]:
         if asset.image_path:
             try:
                 return read_image(asset.image_path), 1.0
             except Exception:
                 pass
+        bundle = asset.bundle()
         return bundle.thumb, bundle.thumb_scale
 
-    cat_img, sc = image(catalog, cb)
-    frm_img, sf = image(frame, fb)
-    if (sc != 1.0 or sf != 1.0) and ev.quad is not None:  # drawing on thumbnails: rescale
+    cat_img, sc = image(catalog)
+    frm_img, sf = image(frame)
+    if ev.quad is not None:  # points are in original pixels: onto a thumbnail they are scaled
         ev.quad = ev.quad * sf
-        ev.pts_cat, ev.pts_frame = ev.pts_cat * sc, ev.pts_frame * sf
+    ev.pts_cat, ev.pts_frame = ev.pts_cat * sc, ev.pts_frame * sf
     return write_evidence(out_path, cat_img, frm_img, ev, score=score, ts=ts if ts is not None else frame.ts,
                           title=title)

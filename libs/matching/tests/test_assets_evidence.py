@@ -96,3 +96,44 @@ def test_build_evidence_from_two_assets(tmp_path, grocery):
     assert img.shape == plain.shape  # the keyframe panel comes from the stored thumbnail
     changed = np.abs(img[:480] - plain[:480]).max(axis=2) > 60  # beyond JPEG noise: the drawing
     assert changed[:, :480].sum() > 100 and changed[:, 488:].sum() > 300
+
+
+def test_build_evidence_draws_the_stored_drawing_without_verifying_again(tmp_path, grocery):
+    """The evidence image shows the matcher's own decision: the inliers stored with the match
+    (pair_drawing), not those of a second verification; no feature bundle is needed."""
+    from matching.evidence import build_evidence, evidence_from_drawing, pair_drawing
+    from vision_common.image_io import write_jpg
+
+    cat = iconic(grocery, "Arla-Sour-Milk")
+    scene, _ = perspective_copy(cat, seed=9)
+    write_jpg(tmp_path / "c.jpg", cat)
+    write_jpg(tmp_path / "f.jpg", scene)
+    ev = verify_pair(AssetBundle.from_featureset(
+        extract_asset_features(cat, ((cat.min(axis=2) < 235) * 255).astype(np.uint8))),
+        AssetBundle.from_featureset(extract_asset_features(scene, None)), MatchSettings())
+    assert ev.verified and ev.inliers > 20
+    drawing = pair_drawing(ev, max_points=10)
+    assert len(drawing["pts_cat"]) == len(drawing["pts_frame"]) == 10 and drawing["inliers"] == ev.inliers
+    again = evidence_from_drawing(drawing)
+    assert np.allclose(again.pts_cat, ev.pts_cat[np.linspace(0, len(ev.pts_cat) - 1, 10).astype(int)], atol=0.06)
+    assert np.allclose(again.quad, ev.quad, atol=0.06)
+
+    # one stored inlier pair, at a place of our choosing: exactly that line is drawn
+    one = {**drawing, "pts_cat": [[20.0, 30.0]], "pts_frame": [[300.0, 200.0]], "quad": None}
+    nowhere = str(tmp_path / "no-such-bundle.npz")  # a second verification would fail here
+    c_asset = Asset("c", str(tmp_path / "c.jpg"), None, None, None, nowhere, owner_id="p")
+    f_asset = Asset("f", str(tmp_path / "f.jpg"), None, None, None, nowhere, owner_id="v", ts=2.0)
+    out = build_evidence(c_asset, f_asset, tmp_path / "evidence" / "m.jpg", score=0.9, drawing=one)
+    img = read_image(out).astype(int)
+    on_disk = read_image(tmp_path / "c.jpg"), read_image(tmp_path / "f.jpg")  # what it draws on
+    plain = read_image(write_evidence(tmp_path / "plain.jpg", *on_disk, None, score=0.9, ts=2.0)).astype(int)
+    changed = np.abs(img[:480] - plain[:480]).max(axis=2) > 60
+    sl, sr = 480 / cat.shape[0], 480 / scene.shape[0]
+    a = (round(20 * sl), round(30 * sl))
+    b = (round(cat.shape[1] * sl) + 8 + round(300 * sr), round(200 * sr))
+    assert changed[a[1] - 2:a[1] + 3, a[0] - 2:a[0] + 3].any() and changed[b[1] - 2:b[1] + 3, b[0] - 2:b[0] + 3].any()
+    ys, xs = np.nonzero(changed)
+    # nothing else: every changed pixel lies near the line between the two points (JPEG's 8-px
+    # blocks around it included)
+    d = np.abs((b[0] - a[0]) * (ys - a[1]) - (b[1] - a[1]) * (xs - a[0])) / np.hypot(b[0] - a[0], b[1] - a[1])
+    assert len(xs) > 100 and d.max() < 16, d.max()

@@ -28,7 +28,7 @@ def images():
     return demo.on_white(front, False, rng), cv2.resize(scene, (360, 360))
 
 
-async def seed_match(pool, root, job, n, catalog_img, frame_img, with_features=True):
+async def seed_match(pool, root, job, n, catalog_img, frame_img, with_features=True, drawing=None):
     await pool.execute("INSERT INTO products (product_id, src, asin_or_itemid, title) VALUES ($1, 'local', $1, "
                        "'Brew & Co Dark Roast') ON CONFLICT DO NOTHING", f"p{n}")
     await pool.execute("INSERT INTO videos (video_id, platform, title) VALUES ($1, 'local', 'Kitchen clip') "
@@ -43,8 +43,9 @@ async def seed_match(pool, root, job, n, catalog_img, frame_img, with_features=T
                        f"i{n}", f"p{n}", f"products/p{n}/i{n}.jpg", f"kp/i{n}.npz")
     await pool.execute("INSERT INTO video_frames (frame_id, video_id, ts, local_path, kp_blob_path) VALUES ($1, $2, 4.5, $3, $4)",
                        f"f{n}", f"v{n}", f"videos/v{n}/frames/f{n}.jpg", f"kp/f{n}.npz")
-    await pool.execute("INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score) "
-                       "VALUES ($1, $2, $3, $4, $5, $6, 4.5, 0.97)", f"m{n}", job, f"p{n}", f"v{n}", f"i{n}", f"f{n}")
+    await pool.execute("INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score, "
+                       "best_pair_drawing) VALUES ($1, $2, $3, $4, $5, $6, 4.5, 0.97, $7)",
+                       f"m{n}", job, f"p{n}", f"v{n}", f"i{n}", f"f{n}", drawing)
 
 
 def result(job, n):
@@ -60,9 +61,13 @@ async def test_renders_evidence_records_it_and_completes_once(start_service, eve
     await seed_match(db_pool, root, job, 1, *images)
     await seed_match(db_pool, root, job, 2, *images, with_features=False)  # its bundles are gone
     await seed_match(db_pool, root, job, 3, *images)
+    # what the matcher stores with a match is drawn as it is: no bundle, no second verification
+    stored = {"inliers": 31, "sim_color": 0.9, "sim_dense": 0.8, "pts_cat": [[40.0, 50.0], [90.0, 120.0]],
+              "pts_frame": [[200.0, 150.0], [240.0, 210.0]], "quad": [[10, 10], [300, 10], [300, 300], [10, 300]]}
+    await seed_match(db_pool, root, job, 4, *images, with_features=False, drawing=stored)
     # the count may arrive before the results: completion waits for both
     await sink.bus.publish("matchings.process.completed", {"job_id": job})
-    for n in (1, 2):
+    for n in (1, 2, 4):
         await sink.bus.publish("match.result", result(job, n))
         await sink.bus.publish("match.result", result(job, n))  # a duplicate (other event_id) changes nothing
     # SPEC §3's match.result has no match_id (ours adds it): the row is found by job, product, video
@@ -75,7 +80,8 @@ async def test_renders_evidence_records_it_and_completes_once(start_service, eve
     ev = cv2.imread(str(root / rel))
     cat, frame = images
     assert ev is not None and ev.shape[1] > cat.shape[1] and ev.shape[0] > 400  # two panels and a caption
-    # the match without features costs its picture, not the job
+    assert await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm4'") == "evidence/m4.jpg"
+    # the match without features (and nothing stored to draw) costs its picture, not the job
     assert await db_pool.fetchval("SELECT evidence_path FROM matches WHERE match_id = 'm2'") is None
     assert await db_pool.fetchval("SELECT status FROM stage_assets WHERE asset_id = 'm2'") == "failed"
     import asyncio

@@ -58,13 +58,14 @@ async def save_matches(conn: asyncpg.Connection, job_id: str, matches: list[Prod
     ids = [match_id_for(job_id, m.product_id, m.video_id) for m in matches]
     await conn.executemany(
         """INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score,
-                                score_pair, consistency, coverage, best_pair_frame_masked, segments)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                score_pair, consistency, coverage, best_pair_frame_masked, segments, best_pair_drawing)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (job_id, product_id, video_id) DO UPDATE SET best_img_id = EXCLUDED.best_img_id,
                best_frame_id = EXCLUDED.best_frame_id, ts = EXCLUDED.ts, score = EXCLUDED.score,
                score_pair = EXCLUDED.score_pair, consistency = EXCLUDED.consistency, coverage = EXCLUDED.coverage,
-               best_pair_frame_masked = EXCLUDED.best_pair_frame_masked, segments = EXCLUDED.segments""",
+               best_pair_frame_masked = EXCLUDED.best_pair_frame_masked, segments = EXCLUDED.segments,
+               best_pair_drawing = EXCLUDED.best_pair_drawing""",
         [(match_id, job_id, m.product_id, m.video_id, m.best_img_id, m.best_frame_id, m.ts or 0.0, m.score,
           m.score_pair, m.consistency, m.coverage, m.best_frame_masked,
-          [g.as_dict() for g in m.segments]) for match_id, m in zip(ids, matches)])
+          [g.as_dict() for g in m.segments], m.best_drawing) for match_id, m in zip(ids, matches)])
     return ids

@@ -90,6 +90,10 @@ async def test_matches_the_shown_product_not_its_sibling(start_service, event_si
     assert (row["job_id"], row["product_id"], row["video_id"], row["best_frame_id"]) == \
         (job, "sunny-orange", "vid-orange", "vid-orange-f0")
     assert abs(row["score"] - r["score"]) < 1e-9 and row["segments"] == r["segments"]
+    # what the evidence image will draw: the verified pair's inliers and outline, as decided here
+    drawing = row["best_pair_drawing"]
+    assert drawing["inliers"] >= 12 and 12 <= len(drawing["pts_cat"]) == len(drawing["pts_frame"]) <= 120
+    assert len(drawing["quad"]) == 4
 
 
 async def test_a_job_without_keyframes_completes_with_no_match(start_service, event_sink, db_pool):
