@@ -43,8 +43,8 @@ async def seed_match(pool, root, job, n, catalog_img, frame_img, with_features=T
                        f"i{n}", f"p{n}", f"products/p{n}/i{n}.jpg", f"kp/i{n}.npz")
     await pool.execute("INSERT INTO video_frames (frame_id, video_id, ts, local_path, kp_blob_path) VALUES ($1, $2, 4.5, $3, $4)",
                        f"f{n}", f"v{n}", f"videos/v{n}/frames/f{n}.jpg", f"kp/f{n}.npz")
-    await pool.execute("INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, score, "
-                       "best_pair_drawing) VALUES ($1, $2, $3, $4, $5, $6, 4.5, 0.97, $7)",
+    await pool.execute("INSERT INTO matches (match_id, job_id, product_id, video_id, best_img_id, best_frame_id, ts, "
+                       "score, best_pair_drawing) VALUES ($1, $2, $3, $4, $5, $6, 4.5, 0.97, $7)",
                        f"m{n}", job, f"p{n}", f"v{n}", f"i{n}", f"f{n}", drawing)
 
 
