@@ -1,0 +1,63 @@
+"""scripts/make_goods_dataset.py: the low-texture benchmark set built from the real photos of
+../shared/datasets/goods (catalog from some photos of each object, clips from the others, one of
+each look-alike pair held out as a hard negative)."""
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SCRIPT = REPO / "scripts" / "make_goods_dataset.py"
+
+
+def build(out: Path, goods: Path, *extra: str) -> dict:
+    r = subprocess.run([sys.executable, str(SCRIPT), str(out), "--goods", str(goods), *extra],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("seed", ["0", "1"])
+def test_catalog_and_clips_never_share_a_photo_and_the_truth_is_what_the_clips_show(tmp_path, goods, seed):
+    out = tmp_path / "a"
+    summary = build(out, goods, "--seed", seed)
+    catalog = json.loads((out / "catalog.json").read_text())["products"]
+    truth = json.loads((out / "truth.json").read_text())
+    held = set(truth["meta"]["held_out"])
+    assert held and not held & {p["title"].replace(" ", "_") for p in catalog}
+    assert summary["products"] == len(catalog) == len(truth["meta"]["catalog_photos"])
+    assert all(len(p["images"]) == 2 and all(cv2.imread(str(out / i)) is not None for i in p["images"])
+               for p in catalog)
+
+    listed = {ph for phs in truth["meta"]["catalog_photos"].values() for ph in phs}
+    shown = [s["photo"] for s in truth["shots"]]
+    assert len(shown) == len(set(shown)) and not listed & set(shown)  # each photo once, never both
+    # every photo of a catalog object is used: in the catalog or in a clip
+    objects = {f"objects/{p.parent.name}/{p.name}" for p in goods.glob("objects/*/*.jpg") if p.parent.name not in held}
+    assert listed | {s["photo"] for s in truth["shots"] if s["in_catalog"]} == objects
+
+    per_video = {}
+    for s in truth["shots"]:
+        per_video.setdefault(s["video_id"], []).append(s)
+        assert s["in_catalog"] == (s["product_id"] is not None) and (s["class"] in held) <= (not s["in_catalog"])
+    assert {(m["product_id"], m["video_id"]) for m in truth["matches"]} == \
+        {(s["product_id"], s["video_id"]) for s in truth["shots"] if s["in_catalog"]}
+    for vid, shots in per_video.items():
+        kinds = Counter(s["in_catalog"] for s in shots)
+        assert kinds[True] >= 1 and kinds[False] >= 1, vid  # a catalog object among distractors
+        assert len({s["product_id"] for s in shots if s["in_catalog"]}) == kinds[True]  # one shot per object
+        n = cv2.VideoCapture(str(out / "videos" / f"{vid}.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)
+        assert abs(n / 10 - shots[-1]["end"]) < 0.11
+
+
+def test_the_same_seed_gives_the_same_set(tmp_path, goods):
+    build(tmp_path / "a", goods)
+    build(tmp_path / "b", goods)
+    build(tmp_path / "c", goods, "--seed", "1")
+    read = lambda d: json.loads((tmp_path / d / "truth.json").read_text())  # noqa: E731
+    assert read("a") == read("b") and read("a")["shots"] != read("c")["shots"]
+    assert (tmp_path / "a/videos/goods-000.mp4").read_bytes() == (tmp_path / "b/videos/goods-000.mp4").read_bytes()
