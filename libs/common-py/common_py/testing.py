@@ -397,6 +397,21 @@ async def create_job(pool, industry: str = "test", job_id: str | None = None) ->
     return job_id
 
 
+async def add_product_image(pool, data_root: Path, product_id: str, img_id: str, image) -> str:
+    """A catalog image as collection leaves it: the file under DATA_ROOT (``image``, BGR) and the
+    products / product_images rows. Returns its local_path."""
+    import cv2
+
+    rel = f"products/{product_id}/{img_id}.jpg"
+    (data_root / rel).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(data_root / rel), image)
+    await pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ($1, 'local', $1) "
+                       "ON CONFLICT DO NOTHING", product_id)
+    await pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES ($1, $2, $3) "
+                       "ON CONFLICT DO NOTHING", img_id, product_id, rel)
+    return rel
+
+
 async def drain_dlq(settings: CommonSettings, service: str, routing_key: str, wait_s: float = 5.0) -> list:
     """Every message in the DLQ of (service, routing key), waiting up to wait_s for the first."""
     import asyncio

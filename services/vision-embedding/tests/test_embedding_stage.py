@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from common_py.testing import create_job
+from common_py.testing import add_product_image, create_job
 
 KEYS = ["image.embedding.ready", "video.embedding.ready", "image.embeddings.completed", "video.embeddings.completed"]
 
@@ -33,14 +33,9 @@ async def test_embeds_masked_and_raw_assets_and_completes_once(start_service, ev
     start_service("vision-embedding", SEGMENT_WATERMARK_S="1", SWEEP_INTERVAL_S="0.2")
     root = bus_settings.data_root
     job = await create_job(db_pool)
-    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pa', 'local', 'pa'), "
-                          "('pb', 'local', 'pb') ON CONFLICT DO NOTHING")
     a, b = package((200, 60, 30), "OAT"), package((30, 140, 40), "SOY")
     for img_id, pid, img in (("img-a", "pa", a), ("img-b", "pb", b)):
-        (root / f"products/{pid}").mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / f"products/{pid}/{img_id}.jpg"), img)
-        await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES ($1, $2, $3) "
-                              "ON CONFLICT DO NOTHING", img_id, pid, f"products/{pid}/{img_id}.jpg")
+        await add_product_image(db_pool, root, pid, img_id, img)
     (root / "masks/products").mkdir(parents=True)
     mask = np.zeros((320, 320), np.uint8)
     mask[40:290, 90:230] = 255
@@ -95,12 +90,7 @@ async def test_vectors_made_without_a_mask_are_made_again_once_the_mask_exists(
     sink = await event_sink(KEYS)
     start_service("vision-embedding", SEGMENT_WATERMARK_S="0.5", SWEEP_INTERVAL_S="0.2")
     root = bus_settings.data_root
-    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pm', 'local', 'pm') "
-                          "ON CONFLICT DO NOTHING")
-    (root / "products/pm").mkdir(parents=True)
-    cv2.imwrite(str(root / "products/pm/img-m.jpg"), in_scene(package((200, 60, 30), "OAT"), 3))
-    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES "
-                          "('img-m', 'pm', 'products/pm/img-m.jpg') ON CONFLICT DO NOTHING")
+    await add_product_image(db_pool, root, "pm", "img-m", in_scene(package((200, 60, 30), "OAT"), 3))
     ready = {"product_id": "pm", "image_id": "img-m", "local_path": "products/pm/img-m.jpg"}
 
     async def vector():

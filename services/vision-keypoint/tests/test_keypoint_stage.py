@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from common_py.testing import create_job
+from common_py.testing import add_product_image, create_job
 from matching.assets import load_asset_bundle
 
 KEYS = ["image.keypoint.ready", "video.keypoint.ready", "image.keypoints.completed", "video.keypoints.completed"]
@@ -24,12 +24,7 @@ async def test_writes_blobs_with_and_without_masks_and_completes_once(start_serv
     start_service("vision-keypoint", SEGMENT_WATERMARK_S="1", SWEEP_INTERVAL_S="0.2")
     root = bus_settings.data_root
     job = await create_job(db_pool)
-    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pk', 'local', 'pk') "
-                          "ON CONFLICT DO NOTHING")
-    (root / "products/pk").mkdir(parents=True)
-    cv2.imwrite(str(root / "products/pk/img-k.jpg"), textured(1))
-    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES "
-                          "('img-k', 'pk', 'products/pk/img-k.jpg') ON CONFLICT DO NOTHING")
+    await add_product_image(db_pool, root, "pk", "img-k", textured(1))
     (root / "masks/products").mkdir(parents=True)
     mask = np.zeros((300, 300), np.uint8)
     mask[:, :150] = 255  # only the left half is "product"
@@ -75,12 +70,7 @@ async def test_features_made_without_a_mask_are_made_again_once_the_mask_exists(
     sink = await event_sink(KEYS)
     start_service("vision-keypoint", SEGMENT_WATERMARK_S="0.5", SWEEP_INTERVAL_S="0.2")
     root = bus_settings.data_root
-    await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ('pm', 'local', 'pm') "
-                          "ON CONFLICT DO NOTHING")
-    (root / "products/pm").mkdir(parents=True)
-    cv2.imwrite(str(root / "products/pm/img-m.jpg"), textured(5))
-    await db_pool.execute("INSERT INTO product_images (img_id, product_id, local_path) VALUES "
-                          "('img-m', 'pm', 'products/pm/img-m.jpg') ON CONFLICT DO NOTHING")
+    await add_product_image(db_pool, root, "pm", "img-m", textured(5))
     ready = {"product_id": "pm", "image_id": "img-m", "local_path": "products/pm/img-m.jpg"}
 
     outage = await create_job(db_pool)  # no .masked ever comes: raw features after the watermark
