@@ -10,8 +10,9 @@ one JSON object:
   pairs_true, pairs_predicted, precision, recall, f1, retrieval_recall_at_k, keyframes, seconds,
   keyframes_per_s (decode+segment+embed+keypoints, wall clock over --workers processes),
   stage_seconds (per stage, summed over workers), matching_seconds, errors, false_positives,
-  false_negatives; video_minutes and per_video_minute (seconds per minute of video: wall clock
-  of the keyframe stages and of matching, and each stage's CPU seconds, decoding apart);
+  false_negatives, calibration (precision per score bin over every scored pair, accepted or
+  not); video_minutes and per_video_minute (seconds per minute of video: wall clock of the
+  keyframe stages and of matching, and each stage's CPU seconds, decoding apart);
   segments (time_recall, time_precision, shots_found of the accepted true matches' on-screen
   segments against the truth's shot timeline) and verified_keyframes (how many keyframes the
   first pass let through to verification).
@@ -73,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                          "-0.99 computes it and lets every keyframe through (to study its similarities)")
     args = ap.parse_args(argv)
 
-    from matching.pipeline import (evaluate, evaluate_first_pass, evaluate_segments, load_cache, load_dataset,
-                                   prepare_dataset, save_cache, score_dataset, verify_dataset)
+    from matching.pipeline import (evaluate, evaluate_calibration, evaluate_first_pass, evaluate_segments,
+                                   load_cache, load_dataset, prepare_dataset, save_cache, score_dataset,
+                                   verify_dataset)
     from matching.settings import MatchSettings
     from vision_common.settings import VisionSettings
 
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
                                      for (p, v) in sorted(set(pred) - true)]
         result["false_negatives"] = [dict(product_id=p, video_id=v) for (p, v) in sorted(true - set(pred))]
+        result["calibration"] = evaluate_calibration(fevs, pairs, truth, ms)
         shots_truth = json.loads((args.dataset / "truth.json").read_text()).get("shots")
         if shots_truth:
             result["segments"] = evaluate_segments(matches, shots_truth)

@@ -18,6 +18,14 @@ other footage: slow pans over the split's produce photos that no clip uses (fill
 3-8 s, drawn from a random stream of their own, so the clips inside are the same clips). The
 truth's shot timeline is shifted to where the clip sits, and lists the filler shots too.
 
+Harder looks of the same clips (the plan is the same; only what a shot shows changes, drawn
+from a random stream of each photo's own):
+  --degrade   every clip shot is downscaled to a short side of 80-200 px, blurred (sigma
+              0.6-1.5) and JPEG-compressed (quality 15-35), then enlarged back: small, blurry,
+              old footage
+  --grid      every clip shot is a 2x2 shelf: its photo in one cell, three produce photos no clip
+              uses in the others (each product a quarter of the frame, among others)
+
 Every photo is used at most once per dataset (filler photos only recur as filler); the same
 --seed gives the same dataset. Images
 are read from ../shared/datasets/grocery (or --grocery) and written only under OUT: never
@@ -30,6 +38,9 @@ Examples:
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-g3 --gallery 3 --gallery-from train
   # the same clips, each buried inside 4 minutes of other footage (real-length videos)
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-4min --bury 4
+  # the same clips, small and blurry; and as 2x2 shelves
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-degraded --degrade
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-grid --grid
 """
 from __future__ import annotations
 
@@ -184,6 +195,39 @@ class Filler:
         return self._images[photo]
 
 
+class Look:
+    """What a clip shot shows under --degrade / --grid (see the module doc); each photo's changes
+    come from a random stream of its own, so they do not depend on the order of rendering."""
+
+    def __init__(self, grocery: Path, seed: int, degrade: bool, grid_pool: list[str] | None):
+        self.grocery, self.seed, self.degrade, self.grid_pool = grocery, seed, degrade, grid_pool
+
+    def image(self, photo: str) -> np.ndarray:
+        img = cv2.imread(str(self.grocery / photo))
+        rng = random.Random(f"{self.seed}-look-{photo}")
+        if self.grid_pool is not None:
+            side = min(img.shape[:2])
+            cells = [photo] + rng.sample(self.grid_pool, 3)
+            order = rng.sample(range(4), 4)
+            tiles = [cv2.resize(self._square(cv2.imread(str(self.grocery / cells[i]))), (side, side)) for i in order]
+            img = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+        if self.degrade:
+            h, w = img.shape[:2]
+            k = rng.uniform(80, 200) / min(h, w)
+            small = cv2.resize(img, (max(8, round(w * k)), max(8, round(h * k))), interpolation=cv2.INTER_AREA)
+            small = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.6, 1.5))
+            ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(15, 35)])
+            img = cv2.resize(cv2.imdecode(jpg, cv2.IMREAD_COLOR), (w, h), interpolation=cv2.INTER_LINEAR)
+        return img
+
+    @staticmethod
+    def _square(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        side = min(h, w)
+        y, x = (h - side) // 2, (w - side) // 2
+        return img[y:y + side, x:x + side]
+
+
 def plan_clip(rng: random.Random, pools: dict[str, list[str]], cat_classes: list[str], held: list[str],
               prod_pool: list[str]) -> list[Shot]:
     """The shots of one clip (photos, labels, camera paths), drawing from ``rng`` in a fixed order."""
@@ -240,7 +284,8 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
 
 
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
-          gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0) -> dict:
+          gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0,
+          degrade: bool = False, grid: bool = False) -> dict:
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
     products = iconic_products(grocery)
@@ -281,9 +326,13 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
             break
         clips.append(shots)
     filler = None
+    used = {sh.photo for shots in clips for sh in shots}
+    unused_produce = sorted(ph for ph in produce if ph not in used)
     if bury_minutes > 0:
-        used = {sh.photo for shots in clips for sh in shots}
-        filler = Filler(grocery, sorted(ph for ph in produce if ph not in used), random.Random(f"{seed}-bury-{split}"))
+        filler = Filler(grocery, unused_produce, random.Random(f"{seed}-bury-{split}"))
+    look = Look(grocery, seed, degrade, unused_produce if grid else None)
+    if grid and len(unused_produce) < 3:
+        raise SystemExit("--grid: fewer than 3 produce photos of the split are left for the shelves")
 
     videos, matches, shots_all = [], [], []
     for vi, clip in enumerate(clips):
@@ -296,7 +345,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
             pre, post = filler.shots(before), filler.shots(around - before)
             shots, offset = pre + clip + post, len(pre)
         spans = write_video(out / "videos" / f"{vid}.mp4", shots,
-                            lambda sh: filler.image(sh.photo) if sh.filler else cv2.imread(str(grocery / sh.photo)))
+                            lambda sh: filler.image(sh.photo) if sh.filler else look.image(sh.photo))
         for si, (sh, (start, end)) in enumerate(zip(shots, spans)):
             shots_all.append({"video_id": vid, "shot": si, "start": round(start, 3), "end": round(end, 3),
                               "photo": sh.photo, "class": sh.label,
@@ -318,7 +367,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
     meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE,
             "gallery": {k: v for k, v in (gallery or {}).items() if k not in HELD_OUT},
-            "bury_minutes": bury_minutes}
+            "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid}
     (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
     return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
             "videos": len(videos), "pairs": len(matches),
@@ -345,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="bury each clip at a random point inside about MINUTES of other footage (slow pans "
                          "over produce photos no clip uses): real-length videos with the same clips inside "
                          "(default 0: the clips alone)")
+    ap.add_argument("--degrade", action="store_true",
+                    help="every clip shot small (80-200 px), blurred and JPEG-compressed, enlarged back")
+    ap.add_argument("--grid", action="store_true",
+                    help="every clip shot a 2x2 shelf: its photo among three unused produce photos")
     args = ap.parse_args(argv)
     grocery = args.grocery or default_grocery()
     if args.gallery and (args.gallery_from is None or args.gallery_from == args.split):
@@ -356,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     gallery = gallery_photos(grocery, args.gallery_from, args.gallery, args.seed) if args.gallery else None
     if args.bury < 0:
         ap.error("--bury must be >= 0")
-    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury)))
+    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid)))
     return 0
 
 

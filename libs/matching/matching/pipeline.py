@@ -341,6 +341,25 @@ def evaluate(matches: list[ProductVideoMatch], truth: list[dict], fevs: list[Fra
     return out
 
 
+CALIBRATION_EDGES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+
+
+def evaluate_calibration(fevs: list[FrameEvidence], pairs: list[PairScore], truth: list[dict], s: MatchSettings,
+                         edges: tuple[float, ...] = CALIBRATION_EDGES) -> list[dict]:
+    """Precision per score bin over every scored (product, video), accepted or not: what a score
+    means on this dataset (a threshold means one thing only if these agree across datasets)."""
+    true = {(t["product_id"], t["video_id"]) for t in truth}
+    scored = aggregate(pairs, {fe.frame_id: fe.info for fe in fevs}, s, include_rejected=True)
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        inside = [m for m in scored if lo <= m.score < hi or (hi == edges[-1] and m.score == hi)]
+        hits = sum((m.product_id, m.video_id) in true for m in inside)
+        out.append({"bin": f"{lo:.2f}-{hi:.2f}", "pairs": len(inside), "true": hits,
+                    "accepted": sum(m.accepted for m in inside),
+                    "precision": round(hits / len(inside), 3) if inside else None})
+    return out
+
+
 def _overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
     """Total length of the intersection of two sets of disjoint intervals."""
     return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)

@@ -81,3 +81,42 @@ def test_bury_puts_the_same_clips_inside_minutes_of_other_footage(tmp_path, groc
             assert ok
             frames.append(f.astype(float))
         assert abs(frames[0] - frames[1]).mean() < 6
+
+
+def test_degrade_and_grid_change_what_the_shots_show_not_the_clips(tmp_path, grocery):
+    plain, degraded, grid = tmp_path / "plain", tmp_path / "degraded", tmp_path / "grid"
+    assert build(plain, grocery).returncode == 0
+    for out, flag in ((degraded, "--degrade"), (grid, "--grid")):
+        r = build(out, grocery, flag)
+        assert r.returncode == 0, r.stderr
+    truth = {d: json.loads((d / "truth.json").read_text()) for d in (plain, degraded, grid)}
+    assert truth[degraded]["meta"]["degrade"] and truth[grid]["meta"]["grid"]
+    for d in (degraded, grid):  # the same plan: shots, timeline, pairs
+        assert truth[d]["shots"] == truth[plain]["shots"] and truth[d]["matches"] == truth[plain]["matches"]
+
+    def frame(d, i):
+        cap = cv2.VideoCapture(str(d / "videos" / "val-000.mp4"))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        return cap.read()[1]
+
+    def detail(img):
+        return cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+
+    for i in (5, 25):
+        p, d, g = frame(plain, i), frame(degraded, i), frame(grid, i)
+        assert detail(d) < 0.5 * detail(p)  # small, blurred and compressed: the fine print is gone
+        assert (g != p).any()
+
+    # a shelf shot: the photo itself in one cell of four, the others three other photos
+    sys.path.insert(0, str(SCRIPT.parent))
+    from make_grocery_dataset import Look
+
+    photo = truth[grid]["shots"][0]["photo"]
+    pool = sorted({s["photo"] for s in truth[plain]["shots"]} - {photo})
+    shelf = Look(grocery, 0, False, pool).image(photo)
+    own = cv2.imread(str(grocery / photo))
+    side = min(own.shape[:2])
+    assert shelf.shape[:2] == (2 * side, 2 * side)
+    cells = [shelf[y:y + side, x:x + side] for y in (0, side) for x in (0, side)]
+    own_cell = cv2.resize(Look._square(own), (side, side))
+    assert sum(bool((c == own_cell).all()) for c in cells) == 1

@@ -4,7 +4,8 @@ import json
 import cv2
 import numpy as np
 
-from matching.pipeline import evaluate, load_dataset, prepare_dataset, score_dataset, verify_dataset
+from matching.pipeline import (evaluate, evaluate_calibration, load_dataset, prepare_dataset, score_dataset,
+                               verify_dataset)
 from matching.settings import MatchSettings
 from vision_common.settings import VisionSettings
 from vision_common.testing import iconic, perspective_copy
@@ -58,3 +59,9 @@ def test_dataset_chain_finds_the_shown_product_only(tmp_path, grocery, models_di
     _, _, truth = load_dataset(root)
     ev = evaluate(matches, truth, fevs, prep.catalog)
     assert ev["precision"] == 1.0 and ev["recall"] == 1.0 and ev["retrieval_recall_at_k"] == 1.0
+    # calibration: every scored pair falls in one bin; the accepted true pair in a bin >= 0.80
+    bins = evaluate_calibration(fevs, pairs, truth, ms)
+    top = next(b for b in bins if b["accepted"])
+    lo, hi = map(float, top["bin"].split("-"))
+    assert lo >= 0.8 and lo <= best.score <= hi and top["true"] == 1 and top["precision"] == 1 / top["pairs"]
+    assert sum(b["accepted"] for b in bins) == 1 and all(b["true"] == 0 for b in bins if b is not top)
