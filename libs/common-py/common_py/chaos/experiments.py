@@ -122,11 +122,35 @@ async def baseline(chaos: Chaos, row: Row) -> None:
                             f"extra {sorted(found - stack.truth)}")
 
 
+async def hold_deliveries(stack: ChaosStack, service: str, job_id: str, timeout_s: float = 300) -> int:
+    """Freeze `service` until the broker has delivered it events of the job that it has not
+    acknowledged, then let it run for a moment (its handlers start, some may finish): the state
+    of a kill mid-stage, for a stage too quick to be caught by polling. Returns those events."""
+    programs = list(stack.processes(service))
+    for program in programs:
+        stack.pause(program)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not (held := await stack.unacked(service)):
+            status = await stack.status(job_id)
+            if time.monotonic() > deadline or (status and status["phase"] in ("completed", "failed")):
+                raise RuntimeError(f"{service} was never delivered an event of job {job_id}")
+            await asyncio.sleep(0.5)
+    finally:
+        for program in programs:
+            stack.pause(program, False)
+    await asyncio.sleep(0.01)
+    return held
+
+
 # -- kill -9 --------------------------------------------------------------------------------------
 
 FORGET = {"catalog-collector": "images", "media-ingestion": "frames", "product-segmentor": "masks",
           "vision-embedding": "embeddings", "vision-keypoint": "keypoints"}
 BUSY_VIA = {"vector-index": "matcher"}  # it serves the matcher's searches; it handles no events
+# stages that take milliseconds (evidence-builder draws what the matcher stored): polling their
+# in-flight gauge can miss them, so they are frozen until their events are delivered, then killed
+HELD = {"evidence-builder"}
 
 
 def kill_mid_stage(service: str, replicas: int = 1):
@@ -139,14 +163,22 @@ def kill_mid_stage(service: str, replicas: int = 1):
                 await stack.forget(FORGET[service])
             job = await stack.start_job()
             watched = BUSY_VIA.get(service, service)
-            program, busy = await wait_busy(stack, watched, job)
+            if service in HELD:
+                busy = await hold_deliveries(stack, service, job)
+                program = next(iter(stack.processes(service)))
+            else:
+                program, busy = await wait_busy(stack, watched, job)
             victim = program if watched == service else next(iter(stack.processes(service)))
             pid = stack.kill(victim)
             back = await stack.wait_back(victim, pid)
             status = await stack.wait_job(job)
             await chaos.check(row, [job])
-            what = f"while {program} handled {busy:g} event(s)" if watched != service else \
-                f"with {busy:g} event(s) in flight"
+            if service in HELD:
+                what = f"10 ms after {busy} event(s) were delivered to it (frozen until then)"
+            elif watched != service:
+                what = f"while {program} handled {busy:g} event(s)"
+            else:
+                what = f"with {busy:g} event(s) in flight"
             row.outcome = f"killed {victim} {what}; back in {back:.0f}s; job {status['phase']}, " \
                           f"{status['counts']['matches']} matches"
         finally:

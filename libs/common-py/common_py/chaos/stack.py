@@ -175,6 +175,12 @@ class ChaosStack:
         os.killpg(pid, signal.SIGKILL)
         return pid
 
+    def pause(self, program: str, paused: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) the program's process group: frozen, it keeps what the broker has
+        delivered to it, unacknowledged, and does nothing with it."""
+        pid, _ = self.processes()[program]
+        os.killpg(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     async def wait_back(self, program: str, old_pid: int, timeout_s: float = 300) -> float:
         """Seconds until supervisord has the program running again, with a new pid, and ready."""
         started = time.monotonic()
@@ -288,6 +294,13 @@ class ChaosStack:
         async with httpx.AsyncClient(timeout=5, auth=("guest", "guest")) as client:
             queues = (await client.get(self.rabbit.api + "/queues/%2F")).json()
         return {q["name"]: int(q.get("messages") or 0) for q in queues}
+
+    async def unacked(self, service: str) -> int:
+        """Messages of `service`'s queues delivered to a consumer and not acknowledged yet (the
+        management API's view, refreshed every few seconds)."""
+        async with httpx.AsyncClient(timeout=5, auth=("guest", "guest")) as client:
+            queues = (await client.get(self.rabbit.api + "/queues/%2F")).json()
+        return sum(int(q.get("messages_unacknowledged") or 0) for q in queues if q["name"].startswith(f"{service}."))
 
     async def drain_dlqs(self) -> list[tuple[str, dict, bytes]]:
         """Every dead letter now in any DLQ, as (queue, headers, body); the DLQs are left empty."""
