@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sys
@@ -34,16 +33,11 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_grocery_dataset import FPS, SIZE, Camera, Shot, slug, write_video  # noqa: E402
+from make_grocery_dataset import FPS, SIZE, Camera, Shot, shared_dataset, slug, write_video  # noqa: E402
 
 # One of each look-alike pair stays out of the catalog: its photos are hard negatives beside its
 # twin (shiny_sneaker / colorful_sneaker, backpack_dog / backpack).
 HELD_OUT = ("shiny_sneaker", "backpack_dog")
-
-
-def default_goods() -> Path:
-    shared = os.environ.get("SHARED_DIR")
-    return (Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared") / "datasets" / "goods"
 
 
 def photos_of(folder: Path) -> dict[str, list[str]]:
@@ -125,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--goods", type=Path, default=None,
                     help="goods dataset folder (default: $SHARED_DIR/datasets/goods or ../shared/...)")
     args = ap.parse_args(argv)
-    goods = args.goods or default_goods()
+    goods = args.goods or shared_dataset("goods")
     if not (goods / "objects").is_dir():
         print(f"goods dataset not found at {goods} (set --goods or SHARED_DIR)", file=sys.stderr)
         return 2

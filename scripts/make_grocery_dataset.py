@@ -78,10 +78,11 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def default_grocery() -> Path:
+def shared_dataset(name: str) -> Path:
+    """../shared/datasets/<name> beside the repository, or under $SHARED_DIR."""
     env = os.environ.get("SHARED_DIR")
     base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
-    return base / "datasets" / "grocery"
+    return base / "datasets" / name
 
 
 def read_split(grocery: Path, split: str) -> tuple[dict[str, list[str]], list[str]]:
@@ -399,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", action="store_true",
                     help="every clip shot a 2x2 shelf: its photo among three unused produce photos")
     args = ap.parse_args(argv)
-    grocery = args.grocery or default_grocery()
+    grocery = args.grocery or shared_dataset("grocery")
     if args.gallery and (args.gallery_from is None or args.gallery_from == args.split):
         ap.error("--gallery needs --gallery-from naming the other split than --split")
     if not (grocery / "classes.csv").is_file():

@@ -33,7 +33,7 @@ def pair_drawing(ev: PairEvidence, max_points: int = DRAWING_POINTS_MAX) -> dict
         return np.round(np.asarray(a, np.float64), 1).tolist()
 
     return {"inliers": int(ev.inliers), "sim_color": round(float(ev.sim_color), 4),
-            "sim_dense": round(float(ev.sim_dense), 4), "frame_masked": bool(ev.frame_masked),
+            "sim_dense": round(float(ev.sim_dense), 4),
             "pts_cat": rounded(ev.pts_cat[idx]), "pts_frame": rounded(ev.pts_frame[idx]),
             "quad": rounded(ev.quad) if ev.quad is not None else None}
 
@@ -46,7 +46,7 @@ def evidence_from_drawing(drawing: dict, img_id: str = "", frame_id: str = "") -
     quad = drawing.get("quad")
     return PairEvidence(img_id, frame_id, inliers=int(drawing.get("inliers", 0)),
                         sim_color=float(drawing.get("sim_color", 0.0)), sim_dense=float(drawing.get("sim_dense", 0.0)),
-                        frame_masked=bool(drawing.get("frame_masked", True)), verified=True,
+                        verified=True,
                         quad=np.asarray(quad, np.float64).reshape(4, 2) if quad is not None else None,
                         pts_cat=points("pts_cat"), pts_frame=points("pts_frame"))
 

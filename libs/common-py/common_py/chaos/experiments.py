@@ -164,21 +164,18 @@ def kill_mid_stage(service: str, replicas: int = 1):
             job = await stack.start_job()
             watched = BUSY_VIA.get(service, service)
             if service in HELD:
-                busy = await hold_deliveries(stack, service, job)
-                program = next(iter(stack.processes(service)))
+                held = await hold_deliveries(stack, service, job)
+                victim = next(iter(stack.processes(service)))
+                what = f"10 ms after {held} event(s) were delivered to it (frozen until then)"
             else:
                 program, busy = await wait_busy(stack, watched, job)
-            victim = program if watched == service else next(iter(stack.processes(service)))
+                victim = program if watched == service else next(iter(stack.processes(service)))
+                what = f"while {program} handled {busy:g} event(s)" if watched != service else \
+                    f"with {busy:g} event(s) in flight"
             pid = stack.kill(victim)
             back = await stack.wait_back(victim, pid)
             status = await stack.wait_job(job)
             await chaos.check(row, [job])
-            if service in HELD:
-                what = f"10 ms after {busy} event(s) were delivered to it (frozen until then)"
-            elif watched != service:
-                what = f"while {program} handled {busy:g} event(s)"
-            else:
-                what = f"with {busy:g} event(s) in flight"
             row.outcome = f"killed {victim} {what}; back in {back:.0f}s; job {status['phase']}, " \
                           f"{status['counts']['matches']} matches"
         finally:

@@ -290,17 +290,18 @@ class ChaosStack:
             raise ValueError(what)
 
     # -- the broker's view ----------------------------------------------------------------------
-    async def queue_depths(self) -> dict[str, int]:
+    async def _queues(self) -> list[dict]:
         async with httpx.AsyncClient(timeout=5, auth=("guest", "guest")) as client:
-            queues = (await client.get(self.rabbit.api + "/queues/%2F")).json()
-        return {q["name"]: int(q.get("messages") or 0) for q in queues}
+            return (await client.get(self.rabbit.api + "/queues/%2F")).json()
+
+    async def queue_depths(self) -> dict[str, int]:
+        return {q["name"]: int(q.get("messages") or 0) for q in await self._queues()}
 
     async def unacked(self, service: str) -> int:
         """Messages of `service`'s queues delivered to a consumer and not acknowledged yet (the
         management API's view, refreshed every few seconds)."""
-        async with httpx.AsyncClient(timeout=5, auth=("guest", "guest")) as client:
-            queues = (await client.get(self.rabbit.api + "/queues/%2F")).json()
-        return sum(int(q.get("messages_unacknowledged") or 0) for q in queues if q["name"].startswith(f"{service}."))
+        return sum(int(q.get("messages_unacknowledged") or 0) for q in await self._queues()
+                   if q["name"].startswith(f"{service}."))
 
     async def drain_dlqs(self) -> list[tuple[str, dict, bytes]]:
         """Every dead letter now in any DLQ, as (queue, headers, body); the DLQs are left empty."""
