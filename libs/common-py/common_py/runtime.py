@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import inspect
 import logging
 import signal
@@ -189,6 +190,9 @@ class ServiceRuntime:
 def run_service(name: str, settings: CommonSettings, setup: Callable[[ServiceRuntime], Any] | None = None,
                 *, app: FastAPI | None = None, use_db: bool = True, use_bus: bool = True) -> None:
     configure_logging(name, settings.log_level)
+    # `kill -USR1 <pid>` writes every thread's Python stack to stderr: what a process that does
+    # not answer SIGTERM is stuck on (the tests send it before they give up and kill -9)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     async def main() -> None:
         runtime = ServiceRuntime(name, settings, app=app, use_db=use_db, use_bus=use_bus)

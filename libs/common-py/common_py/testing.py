@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -142,7 +144,6 @@ class ServiceProcess:
     def __init__(self, name: str, env: dict[str, str], log_path: Path, file_size_limit: int | None = None):
         """`file_size_limit`: the largest file (bytes) the process may write (RLIMIT_FSIZE), a
         disk that is full for this process only; Python then gets EFBIG instead of a signal."""
-        import subprocess
         import sys
 
         self.name = name
@@ -178,13 +179,15 @@ class ServiceProcess:
         raise AssertionError(f"{self.name} not ready after {timeout}s:\n{self.log_text()[-3000:]}")
 
     def stop(self, timeout: float = 60.0) -> int:
-        import signal
-
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
-            except Exception:  # noqa: BLE001
+            except subprocess.TimeoutExpired:
+                # what it is stuck on goes to its log (common_py.runtime registers SIGUSR1)
+                self.proc.send_signal(signal.SIGUSR1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(2)
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
@@ -246,7 +249,6 @@ def start_service(bus_settings, tmp_path):
 
 def build_demo_dataset(out: Path, *args: str) -> Path:
     """The demo dataset (scripts/make_demo_dataset.py) at `out`; `args` as its command line takes."""
-    import subprocess
     import sys
 
     subprocess.run([sys.executable, str(REPO_ROOT / "scripts/make_demo_dataset.py"), str(out), *args],
