@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             print("--fit and --cv need per-shot truth ('shots' in truth.json)", file=sys.stderr)
             return 2
     if args.fit:
-        from matching.calibrate import as_env, fit
+        from matching.calibrate import as_env, fit, fit_appearance
 
-        result["fitted"] = as_env(fit(fevs, shots, ms))
+        result["fitted"] = as_env(fit_appearance(fevs, shots, fit(fevs, shots, ms)))
     if args.cv and truth is not None:
         from matching.calibrate import cross_validate
 

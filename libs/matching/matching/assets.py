@@ -76,6 +76,8 @@ class AssetBundle:
     # every keypoint of the image, inside the mask or not (what keyframes use: the salient-object
     # mask of a store photo often holds the wrong object); = ``features`` for masked-only files
     features_full: dict[str, Features] = field(default_factory=dict)
+    # catalog images only: the region's colour histogram (matching.appearance), once per job
+    color_hist: np.ndarray | None = None
     _splits: dict[str, "MaskSplit | None"] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

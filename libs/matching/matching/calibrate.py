@@ -72,6 +72,37 @@ def fit(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float
                                      cal_margin=float(a[1]), cal_alone=float(a[2])))
 
 
+def fit_appearance(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings, C: float = 1.0) -> MatchSettings:
+    """The appearance weights (matching.appearance): stage 1 on every candidate product of every
+    keyframe (is it the one shown?), stage 2 on each keyframe's winner (is the winner right?).
+    Keyframes whose region geometry already gave to another product are left out of stage 2, as
+    they are when scoring."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .appearance import appearance_scores, stage1_features
+
+    truth = frame_truth(fevs, shots)
+    X, y = [], []
+    for fe in fevs:
+        for e in fe.appearance:
+            X.append(stage1_features(e))
+            y.append(int(e.product_id == truth[fe.frame_id]))
+    if len(set(y)) < 2:  # nothing to learn from (no appearance evidence, or of one kind only)
+        return s
+    lr = LogisticRegression(C=C, max_iter=5000).fit(np.array(X), np.array(y))
+    s1 = s.model_copy(update=dict(app_bias=float(lr.intercept_[0]), app_w_deep=float(lr.coef_[0][0]),
+                                  app_w_hist=float(lr.coef_[0][1])))
+    Z, y2 = [], []
+    for fe in fevs:
+        for ps in appearance_scores(fe.appearance, compete(fe.evidence, s, fe.duels), fe.region_box, s1):
+            Z.append([ps.logit])
+            y2.append(int(ps.product_id == truth[fe.frame_id]))
+    if len(set(y2)) < 2:
+        return s1
+    lr2 = LogisticRegression(C=C, max_iter=5000).fit(np.array(Z), np.array(y2))
+    return s1.model_copy(update=dict(app_cal_bias=float(lr2.intercept_[0]), app_cal_logit=float(lr2.coef_[0][0])))
+
+
 def spec_baseline(fevs: list[FrameEvidence], s: MatchSettings, competition: bool):
     """The SPEC §6 formula as written: score_pair = 0.35 sim_deep + 0.55 sim_kp + 0.10 sim_edge
     on every verified pair (sim_kp = min(1, inliers / kp_inliers_sat)), optionally with the
@@ -158,7 +189,8 @@ def _winner_accuracy(fevs: list[FrameEvidence], truth: dict[str, str | None], s:
 
 def as_env(s: MatchSettings) -> str:
     keys = ["w_duel", "w_bias"] + [f"w_{f}" for f in FEATURES] + [
-            "cal_bias", "cal_logit", "cal_margin", "cal_alone"]
+            "cal_bias", "cal_logit", "cal_margin", "cal_alone"] + [
+            "app_bias", "app_w_deep", "app_w_hist", "app_cal_bias", "app_cal_logit"]
     return " ".join(f"{k.upper()}={getattr(s, k):.3f}" for k in keys)
 
 
@@ -179,5 +211,7 @@ def cross_validate(fevs: list[FrameEvidence], shots: list[dict], truth: list[dic
         tr = [fe for fe in fevs if fe.video_id not in held]
         te = [fe for fe in fevs if fe.video_id in held]
         sf = fit(tr, shots, s, **fit_kw)
+        if s.appearance:
+            sf = fit_appearance(tr, shots, sf)
         matches.extend(score_dataset(te, sf)[1])
     return evaluate(matches, truth)

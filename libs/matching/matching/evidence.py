@@ -32,8 +32,8 @@ def pair_drawing(ev: PairEvidence, max_points: int = DRAWING_POINTS_MAX) -> dict
     def rounded(a) -> list:
         return np.round(np.asarray(a, np.float64), 1).tolist()
 
-    return {"inliers": int(ev.inliers), "sim_color": round(float(ev.sim_color), 4),
-            "sim_dense": round(float(ev.sim_dense), 4),
+    return {"kind": ev.kind, "inliers": int(ev.inliers), "sim_color": round(float(ev.sim_color), 4),
+            "sim_dense": round(float(ev.sim_dense), 4), "sim_deep": round(float(ev.sim_deep), 4),
             "pts_cat": rounded(ev.pts_cat[idx]), "pts_frame": rounded(ev.pts_frame[idx]),
             "quad": rounded(ev.quad) if ev.quad is not None else None}
 
@@ -44,8 +44,9 @@ def evidence_from_drawing(drawing: dict, img_id: str = "", frame_id: str = "") -
         return np.asarray(drawing.get(key) or [], np.float32).reshape(-1, 2)
 
     quad = drawing.get("quad")
-    return PairEvidence(img_id, frame_id, inliers=int(drawing.get("inliers", 0)),
+    return PairEvidence(img_id, frame_id, inliers=int(drawing.get("inliers", 0)), kind=drawing.get("kind", "geometry"),
                         sim_color=float(drawing.get("sim_color", 0.0)), sim_dense=float(drawing.get("sim_dense", 0.0)),
+                        sim_deep=float(drawing.get("sim_deep", 0.0)),
                         verified=True,
                         quad=np.asarray(quad, np.float64).reshape(4, 2) if quad is not None else None,
                         pts_cat=points("pts_cat"), pts_frame=points("pts_frame"))
@@ -84,7 +85,9 @@ def render_evidence(catalog_img: np.ndarray, frame_img: np.ndarray, ev: PairEvid
     parts = []
     if score is not None:
         parts.append(f"score {score:.2f}")
-    if ev is not None:
+    if ev is not None and ev.kind == "appearance":  # no inliers: the outline is the product region
+        parts.append(f"by appearance  look {ev.sim_deep:.2f}  colours {ev.sim_color:.2f}")
+    elif ev is not None:
         parts.append(f"inliers {ev.inliers}  colour {ev.sim_color:.2f}  detail {ev.sim_dense:.2f}")
     if ts is not None:
         parts.append(f"t = {int(ts // 60)}:{ts % 60:05.2f}")

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .appearance import appearance_evidence, appearance_scores
 from .assets import Asset, AssetBundle
 from .scoring import PairScore, compete, pair_logit
 from .settings import MatchSettings
@@ -63,7 +64,8 @@ def worth_verifying(sims: list[float], s: MatchSettings) -> bool:
 
 def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
                 sims: list[float] | None = None) -> list[PairScore]:
-    """Pair scores of one keyframe against its candidate catalog images (any order).
+    """Pair scores of one keyframe against its candidate catalog images (any order): one per
+    verified candidate (geometry), then at most one appearance score (matching.appearance).
 
     ``candidates`` are catalog-image assets (``owner_id`` = product_id), typically the top-K of
     ``retrieve_topk`` (or of pgvector), prepared once per job with
@@ -81,7 +83,9 @@ def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
         log.warning("keyframe %s: features unreadable, skipped: %s", frame.asset_id, exc)
         return []
     evidence, duels = frame_evidence(fb, frame.asset_id, candidates, sims, s)
-    return compete(evidence, s, duels)
+    geometric = compete(evidence, s, duels)
+    looks = appearance_evidence(fb, frame.asset_id, candidates, sims, s)
+    return geometric + appearance_scores(looks, geometric, fb.mask_box, s)
 
 
 def _warn_unprepared() -> None:

@@ -30,6 +30,7 @@ from vision_common.keyframes import KeyframeSettings
 from vision_common.settings import VisionSettings
 
 from .aggregate import FrameInfo, ProductVideoMatch, aggregate
+from .appearance import AppearanceEvidence, appearance_evidence, appearance_scores
 from .assets import Asset, extract_asset_features, save_asset_features
 from .retrieval import first_pass_similarity, retrieve_topk
 from .scoring import PairScore, compete
@@ -251,6 +252,8 @@ class FrameEvidence:
     duels: dict[tuple[str, str], float] = field(default_factory=dict)
     shot_start: float | None = None
     shot_end: float | None = None
+    appearance: list[AppearanceEvidence] = field(default_factory=list)
+    region_box: tuple[float, float, float, float] | None = None  # the keyframe's product mask box
 
     @property
     def info(self) -> FrameInfo:
@@ -280,16 +283,18 @@ def _verify_video(args) -> list[FrameEvidence]:
     out = []
     for f in frames:
         topk = retrieve_topk(f.emb_rgb, f.emb_gray, db_rgb, db_gray, s.retrieval_topk)[0]
-        ev, duels = [], {}
+        ev, duels, app, box = [], {}, [], None
         if worth_verifying([sim for _, sim in topk], s):
             try:
                 fb = f.bundle(cache=False)
             except Exception as exc:
                 log.warning("keyframe %s skipped: %s", f.asset_id, exc)
                 continue
-            ev, duels = frame_evidence(fb, f.asset_id, [catalog[i] for i, _ in topk], [sim for _, sim in topk], s)
+            cands, sims = [catalog[i] for i, _ in topk], [sim for _, sim in topk]
+            ev, duels = frame_evidence(fb, f.asset_id, cands, sims, s)
+            app, box = appearance_evidence(fb, f.asset_id, cands, sims, s), fb.mask_box
         out.append(FrameEvidence(f.asset_id, f.owner_id, f.ts, [(catalog[i].asset_id, sim) for i, sim in topk],
-                                 ev, duels, f.shot_start, f.shot_end))
+                                 ev, duels, f.shot_start, f.shot_end, app, box))
     return out
 
 
@@ -320,7 +325,9 @@ def score_dataset(fevs: list[FrameEvidence], s: MatchSettings) -> tuple[list[Pai
     frames: dict[str, FrameInfo] = {}
     for fe in fevs:
         frames[fe.frame_id] = fe.info
-        pairs.extend(compete(fe.evidence, s, fe.duels))
+        geometric = compete(fe.evidence, s, fe.duels)
+        pairs.extend(geometric)
+        pairs.extend(appearance_scores(fe.appearance, geometric, fe.region_box, s))
     return pairs, aggregate(pairs, frames, s)
 
 

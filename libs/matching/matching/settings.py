@@ -121,6 +121,19 @@ class MatchSettings(BaseSettings):
     cal_margin: float = 0.261
     cal_alone: float = -1.643
 
+    # --- appearance evidence (matching.appearance) ------------------------------------------------
+    # For products geometry cannot verify (3D, low texture, another viewpoint, blur): per keyframe
+    # the candidate products compete on z = app_bias + app_w_deep*sim_deep + app_w_hist*sim_hist
+    # (retrieval similarity, colour-histogram similarity of the two regions); the winner scores
+    # sigmoid(app_cal_bias + app_cal_logit*z) (no margin term: matching.appearance says why).
+    # Fitted on the grocery train split (matching.calibrate.fit_appearance, docs/quality.md).
+    appearance: bool = True
+    app_bias: float = -7.244
+    app_w_deep: float = 5.511
+    app_w_hist: float = 3.729
+    app_cal_bias: float = 3.444
+    app_cal_logit: float = 1.571
+
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage
     # Tuned on train (4-fold CV by video, docs/quality.md), keep if (best >= 0.80 with a second

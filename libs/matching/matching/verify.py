@@ -54,6 +54,9 @@ class PairEvidence:
     # whole-keyframe fallback); the evidence image redraws the pair from the same ones
     frame_masked: bool = True
     reason: str | None = None
+    # "geometry" (a verified homography) or "appearance" (matching.appearance: no inliers, the
+    # outline is the keyframe's product region)
+    kind: str = "geometry"
     H: np.ndarray | None = None  # catalog px -> keyframe px
     quad: np.ndarray | None = None  # catalog product box projected into the keyframe (4, 2)
     pts_cat: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # inliers

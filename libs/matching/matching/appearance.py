@@ -1,0 +1,117 @@
+"""Appearance evidence: the answer for products that geometry cannot verify.
+
+A sneaker, a boot or a bowl seen from another side is not a homography of its catalog photo: it
+gives few or no inliers, and their absence says nothing against it. What such a keyframe does
+show is the product's look: its region's embedding (the retrieval similarity, which the matcher
+already has for free) and its colours. Per keyframe:
+
+  stage 1  z = app_bias + app_w_deep * sim_deep + app_w_hist * sim_hist per candidate product
+           (best of its catalog images), sim_hist = 1 - Bhattacharyya distance of the Lab
+           colour histograms of the two masked regions (viewpoint-free, unlike a warp);
+  compete  the candidates compete for the keyframe's region: only the best product keeps a score;
+  stage 2  score_pair = sigmoid(app_cal_bias + app_cal_logit * z): how often such a winner is right.
+
+The winner's lead over the runner-up is *not* evidence here, unlike in geometric scoring: it is a
+lead over the catalog only, and a look-alike that is missing from the catalog (a sneaker's other
+edition) wins the keyframe for its catalog twin by a wide margin. Only the absolute look counts.
+
+A keyframe whose region geometry gave to another product (a verified pair scoring at least
+SEGMENT_PAIR_MIN) gives no appearance score: print read from the package outranks a look.
+Weights are fitted on the grocery train split (matching.calibrate.fit_appearance); a held-out
+twin that looks like its catalog sibling scores low there, so the score says less, not more.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .assets import Asset, AssetBundle
+from .scoring import PairScore, sigmoid
+from .settings import MatchSettings
+from .verify import PairEvidence
+
+# Lab bins: lightness coarse (it follows the light), chroma a/b finer (it follows the product)
+HIST_BINS = (4, 12, 12)
+HIST_RANGES = (0, 256, 64, 192, 64, 192)
+
+
+def region_histogram(bundle: AssetBundle) -> np.ndarray:
+    """Normalised Lab histogram of the bundle's masked thumbnail (the whole one without a mask)."""
+    lab = cv2.cvtColor(bundle.thumb, cv2.COLOR_BGR2LAB)
+    mask = bundle.thumb_mask if bundle.thumb_mask is not None and bundle.thumb_mask.any() else None
+    h = cv2.calcHist([lab], [0, 1, 2], mask, list(HIST_BINS), list(HIST_RANGES))
+    return (h / max(float(h.sum()), 1.0)).astype(np.float32)
+
+
+def histogram_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(1.0 - cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
+@dataclass
+class AppearanceEvidence:
+    product_id: str
+    img_id: str  # the product's catalog image that looks most like the region
+    frame_id: str
+    sim_deep: float
+    sim_hist: float
+
+    def logit(self, s: MatchSettings) -> float:
+        return s.app_bias + s.app_w_deep * self.sim_deep + s.app_w_hist * self.sim_hist
+
+
+def appearance_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[Asset], sims: list[float],
+                        s: MatchSettings) -> list[AppearanceEvidence]:
+    """One AppearanceEvidence per candidate product (its best catalog image by stage-1 logit)."""
+    if not s.appearance:
+        return []
+    hf = region_histogram(frame_bundle)
+    best: dict[str, AppearanceEvidence] = {}
+    for c, sim in zip(candidates, sims):
+        try:
+            hc = catalog_histogram(c)
+        except Exception:  # unreadable features: frame_evidence has logged it already
+            continue
+        pid = c.owner_id or c.asset_id
+        ev = AppearanceEvidence(pid, c.asset_id, frame_id, float(sim), histogram_similarity(hf, hc))
+        if pid not in best or ev.logit(s) > best[pid].logit(s):
+            best[pid] = ev
+    return list(best.values())
+
+
+def catalog_histogram(c: Asset) -> np.ndarray:
+    """The catalog image's region histogram, kept on its bundle (computed once per job)."""
+    b = c.bundle()
+    if b.color_hist is None:
+        b.color_hist = region_histogram(b)
+    return b.color_hist
+
+
+def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairScore],
+                      region_box: tuple[float, float, float, float] | None, s: MatchSettings) -> list[PairScore]:
+    """The keyframe's appearance winner as a PairScore (none when geometry gave the region to
+    another product, or no candidate). ``region_box`` is the keyframe's product mask box
+    (original px). Its PairEvidence carries ``kind="appearance"`` and the
+    region's box as outline, which is what the evidence image draws."""
+    if not evidence:
+        return []
+    ranked = sorted(evidence, key=lambda e: -e.logit(s))
+    win = ranked[0]
+    held = {p.product_id for p in geometric if p.score_pair >= s.segment_pair_min}
+    if held and win.product_id not in held:
+        return []
+    z = win.logit(s)
+    margin = z - ranked[1].logit(s) if len(ranked) > 1 else None
+    score = sigmoid(s.app_cal_bias + s.app_cal_logit * z)
+    quad = None
+    if region_box is not None:
+        x0, y0, x1, y1 = region_box
+        quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    ev = PairEvidence(win.img_id, win.frame_id, sim_deep=win.sim_deep, sim_color=win.sim_hist, quad=quad,
+                      kind="appearance")
+    return [PairScore(win.img_id, win.frame_id, win.product_id, score, z, margin, None, ev)]
+
+
+def stage1_features(e: AppearanceEvidence) -> list[float]:
+    return [e.sim_deep, e.sim_hist]

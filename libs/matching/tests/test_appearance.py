@@ -1,0 +1,174 @@
+"""Appearance evidence (matching.appearance): the answer for 3D, low-texture products."""
+import json
+
+import numpy as np
+import pytest
+
+from matching.appearance import AppearanceEvidence, appearance_scores, histogram_similarity, region_histogram
+from matching.assets import Asset, AssetBundle, extract_asset_features, save_asset_features
+from matching.calibrate import fit_appearance
+from matching.distinct import prepare_catalog
+from matching.evidence import build_evidence, evidence_from_drawing, pair_drawing
+from matching.frame import match_frame
+from matching.pipeline import FrameEvidence
+from matching.scoring import PairScore, sigmoid
+from matching.settings import MatchSettings
+from matching.verify import PairEvidence
+from vision_common.image_io import read_image
+from vision_common.settings import VisionSettings
+
+S = MatchSettings()
+
+
+def look(pid: str, deep: float, hist: float, frame: str = "f1") -> AppearanceEvidence:
+    return AppearanceEvidence(pid, f"{pid}__0", frame, deep, hist)
+
+
+def geometric(pid: str, score: float) -> PairScore:
+    return PairScore(f"{pid}__0", "f1", pid, score, 1.0, None, None, PairEvidence(f"{pid}__0", "f1", verified=True))
+
+
+def test_only_the_keyframes_best_looking_product_gets_a_score():
+    out = appearance_scores([look("boot", 0.80, 0.60), look("sneaker", 0.70, 0.50), look("bowl", 0.40, 0.2)],
+                            [], (10, 20, 110, 220), S)
+    assert [p.product_id for p in out] == ["boot"]
+    p = out[0]
+    assert p.evidence.kind == "appearance" and p.evidence.inliers == 0
+    assert p.score_pair == pytest.approx(sigmoid(S.app_cal_bias + S.app_cal_logit * p.logit))
+    assert p.margin > 0
+    assert p.evidence.quad.tolist() == [[10, 20], [110, 20], [110, 220], [10, 220]]  # the region's box
+
+
+def test_a_lead_over_the_catalog_is_no_evidence_against_a_twin_missing_from_it():
+    alone = appearance_scores([look("sneaker", 0.72, 0.40), look("bowl", 0.30, 0.1)], [], None, S)[0]
+    contested = appearance_scores([look("sneaker", 0.72, 0.40), look("boot", 0.71, 0.39)], [], None, S)[0]
+    assert alone.margin > 5 * contested.margin
+    assert alone.score_pair == pytest.approx(contested.score_pair)
+
+
+def test_the_score_grows_with_both_the_look_and_the_colours():
+    def score(deep, hist):
+        return appearance_scores([look("a", deep, hist)], [], None, S)[0].score_pair
+
+    assert score(0.85, 0.70) > score(0.70, 0.70) > score(0.55, 0.70)
+    assert score(0.80, 0.70) > score(0.80, 0.40)
+    assert score(0.45, 0.30) < 0.2 < 0.8 < score(0.85, 0.75)
+
+
+def test_geometry_that_gave_the_region_to_another_product_silences_the_look():
+    looks = [look("twin-a", 0.80, 0.60), look("twin-b", 0.70, 0.50)]
+    assert appearance_scores(looks, [geometric("twin-b", 0.9)], None, S) == []
+    # the same product verified by geometry, or a weak geometric pair, leaves the look its say
+    assert [p.product_id for p in appearance_scores(looks, [geometric("twin-a", 0.9)], None, S)] == ["twin-a"]
+    assert [p.product_id for p in appearance_scores(looks, [geometric("twin-b", 0.3)], None, S)] == ["twin-a"]
+
+
+def test_switched_off_it_adds_nothing(tmp_path):
+    img = np.full((200, 200, 3), 120, np.uint8)
+    b = AssetBundle.from_featureset(extract_asset_features(img, None))
+    from matching.appearance import appearance_evidence
+
+    assert appearance_evidence(b, "f1", [], [], S.model_copy(update=dict(appearance=False))) == []
+
+
+def test_colour_histograms_tell_a_colour_band_apart():
+    base = np.full((240, 160, 3), 235, np.uint8)
+    green, red = base.copy(), base.copy()
+    green[80:160] = (60, 170, 40)
+    red[80:160] = (40, 40, 200)
+
+    def hist(im):
+        return region_histogram(AssetBundle.from_featureset(extract_asset_features(im, None)))
+
+    assert histogram_similarity(hist(green), hist(green)) == pytest.approx(1.0, abs=1e-3)
+    assert histogram_similarity(hist(green), hist(red)) < 0.75
+
+
+def test_drawing_of_an_appearance_match_keeps_its_kind_and_region(tmp_path, grocery):
+    from vision_common.testing import iconic
+
+    img = iconic(grocery, "Bravo-Apple-Juice")
+    p = save_asset_features(tmp_path / "a.npz", extract_asset_features(img, None))
+    asset = Asset("a", None, None, None, None, str(p), owner_id="x")
+    win = appearance_scores([look("x", 0.8, 0.6)], [], (5, 5, 150, 180), S)[0]
+    drawing = json.loads(json.dumps(pair_drawing(win.evidence)))  # stored as JSON with the match
+    ev = evidence_from_drawing(drawing)
+    assert ev.kind == "appearance" and ev.inliers == 0 and len(ev.pts_cat) == 0
+    assert ev.sim_deep == pytest.approx(0.8) and ev.quad.tolist() == win.evidence.quad.tolist()
+    out = build_evidence(asset, asset, tmp_path / "ev.jpg", drawing=drawing, score=0.9)
+    assert read_image(str(out)).shape[0] > 400
+
+
+def test_fit_learns_that_look_and_colours_both_count():
+    rng = np.random.default_rng(0)
+    fevs, shots = [], []
+    for i in range(60):
+        shown = "p0" if i % 3 else None  # a third of the keyframes show nothing of the catalog
+        looks = []
+        for j in range(4):
+            pid = f"p{j}"
+            right = pid == shown
+            looks.append(AppearanceEvidence(pid, f"{pid}__0", f"v{i}__f0", float(rng.uniform(0.65, 0.9) if right
+                                                                                 else rng.uniform(0.3, 0.75)),
+                                            float(rng.uniform(0.5, 0.8) if right else rng.uniform(0.1, 0.55))))
+        fevs.append(FrameEvidence(f"v{i}__f0", f"v{i}", 1.0, [], [], {}, appearance=looks))
+        shots.append({"video_id": f"v{i}", "start": 0.0, "end": 2.0, "product_id": shown})
+    s = fit_appearance(fevs, shots, MatchSettings())
+    assert s.app_w_deep > 0 and s.app_w_hist > 0 and s.app_cal_logit > 0
+    assert (s.app_bias, s.app_cal_bias) != (S.app_bias, S.app_cal_bias)
+
+
+@pytest.fixture(scope="module")
+def goods_assets(tmp_path_factory, goods, models_dir):
+    """Catalog images and keyframes made from ../shared goods photos, through the real segmenter
+    and embedder (what product-segmentor and vision-embedding do)."""
+    from vision_common.embedding import build_embedder
+    from vision_common.segmentation import build_segmenter
+
+    vs = VisionSettings(models_dir=models_dir)
+    seg, emb = build_segmenter(vs), build_embedder(vs)
+    work = tmp_path_factory.mktemp("goods")
+
+    def asset(rel: str, owner: str) -> Asset:
+        im = read_image(str(goods / rel))
+        r = seg.segment_batch([im])[0]
+        mask = None if r.fallback else r.mask
+        rgb, gray = emb.embed([im], [mask])
+        aid = rel.replace("/", "_").removesuffix(".jpg")
+        p = save_asset_features(work / f"{aid}.npz", extract_asset_features(im, mask, vs, seg_fallback=r.fallback))
+        return Asset(aid, str(goods / rel), None, rgb[0], gray[0], str(p), owner_id=owner)
+
+    catalog = [asset(f"objects/{name}/{i:02d}.jpg", name)
+               for name in ("colorful_sneaker", "fancy_boot", "berry_bowl", "backpack", "candle") for i in (0, 1)]
+    prepare_catalog(catalog, S)
+    frames = {rel: asset(rel, "video") for rel in ("objects/colorful_sneaker/03.jpg", "objects/fancy_boot/04.jpg",
+                                                    "objects/shiny_sneaker/01.jpg", "distractors/dog/00.jpg")}
+    return catalog, frames
+
+
+def _best(scores: list[PairScore]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in scores:
+        out[p.product_id] = max(out.get(p.product_id, 0.0), p.score_pair)
+    return out
+
+
+@pytest.mark.parametrize("photo, product", [("objects/colorful_sneaker/03.jpg", "colorful_sneaker"),
+                                            ("objects/fancy_boot/04.jpg", "fancy_boot")])
+def test_a_3d_object_seen_from_elsewhere_is_found_by_its_look(goods_assets, photo, product):
+    catalog, frames = goods_assets
+    scores = match_frame(frames[photo], catalog, S)
+    looks = [p for p in scores if p.evidence.kind == "appearance"]
+    assert [p.product_id for p in looks] == [product]
+    best = _best(scores)
+    assert max(best, key=best.get) == product and best[product] >= 0.5
+    assert all(v < 0.5 for k, v in best.items() if k != product)
+
+
+def test_a_twin_missing_from_the_catalog_scores_below_the_product_itself(goods_assets):
+    catalog, frames = goods_assets
+    real = _best(match_frame(frames["objects/colorful_sneaker/03.jpg"], catalog, S))["colorful_sneaker"]
+    twin = _best(match_frame(frames["objects/shiny_sneaker/01.jpg"], catalog, S)).get("colorful_sneaker", 0.0)
+    assert twin < S.match_accept and twin < real - 0.2
+    pet = _best(match_frame(frames["distractors/dog/00.jpg"], catalog, S))
+    assert all(v < 0.5 for v in pet.values())
