@@ -25,6 +25,8 @@ from a random stream of each photo's own):
               old footage
   --grid      every clip shot is a 2x2 shelf: its photo in one cell, three produce photos no clip
               uses in the others (each product a quarter of the frame, among others)
+Another clip generator (the same plan and photos, filmed differently):
+  --footage wide   640x360 at 25 fps, the camera's square view between black bars
 
 Every photo is used at most once per dataset (filler photos only recur as filler); the same
 --seed gives the same dataset. Images
@@ -41,6 +43,7 @@ Examples:
   # the same clips, small and blurry; and as 2x2 shelves
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-degraded --degrade
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-grid --grid
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-wide --footage wide
 """
 from __future__ import annotations
 
@@ -72,6 +75,29 @@ HELD_OUT = (
 )
 SIZE = 360
 FPS = 10
+
+
+@dataclass(frozen=True)
+class Footage:
+    """How the clips are filmed. The default is the benchmark's camera (360x360, 10 fps); a wider
+    frame shows the camera's square view centred between black bars (a phone clip in a landscape
+    video)."""
+
+    width: int = SIZE
+    height: int = SIZE
+    fps: int = FPS
+
+    def frame(self, view: np.ndarray) -> np.ndarray:
+        if self.width == view.shape[1]:
+            return view
+        out = np.zeros((self.height, self.width, 3), np.uint8)
+        x = (self.width - view.shape[1]) // 2
+        out[:, x:x + view.shape[1]] = view
+        return out
+
+
+# --footage choices: another clip generator than the one the matcher was tuned on
+FOOTAGE = {"square": Footage(), "wide": Footage(640, 360, 25)}
 
 
 def slug(name: str) -> str:
@@ -114,8 +140,8 @@ def iconic_products(grocery: Path) -> list[dict]:
 class Camera:
     """Slow camera motion over one photo: interpolated crop window, roll and gain."""
 
-    def __init__(self, rng: random.Random, duration: float):
-        self.n = max(2, int(round(duration * FPS)))
+    def __init__(self, rng: random.Random, duration: float, fps: int = FPS):
+        self.n = max(2, int(round(duration * fps)))
         z0, z1 = rng.uniform(0.78, 1.0), rng.uniform(0.78, 1.0)
         self.zoom = (z0, z1)
         self.center = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(2)]
@@ -123,7 +149,7 @@ class Camera:
         self.gain = (rng.uniform(0.85, 1.15), rng.uniform(0.85, 1.15))
         self.blur_start = rng.random() < 0.3  # a fast pan into the shot
 
-    def frames(self, photo: np.ndarray):
+    def frames(self, photo: np.ndarray, size: int = SIZE):
         h, w = photo.shape[:2]
         for i in range(self.n):
             t = i / (self.n - 1)
@@ -135,11 +161,11 @@ class Camera:
             x0 = (w - side) / 2 * (1 + cx)
             y0 = (h - side) / 2 * (1 + cy)
             ang = self.roll[0] + (self.roll[1] - self.roll[0]) * t
-            s = SIZE / side
+            s = size / side
             M = cv2.getRotationMatrix2D((x0 + side / 2, y0 + side / 2), ang, s)
-            M[0, 2] += SIZE / 2 - (x0 + side / 2)
-            M[1, 2] += SIZE / 2 - (y0 + side / 2)
-            f = cv2.warpAffine(photo, M, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            M[0, 2] += size / 2 - (x0 + side / 2)
+            M[1, 2] += size / 2 - (y0 + side / 2)
+            f = cv2.warpAffine(photo, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             g = self.gain[0] + (self.gain[1] - self.gain[0]) * t
             f = cv2.convertScaleAbs(f, alpha=g)
             if self.blur_start and i < 3:
@@ -174,10 +200,10 @@ class Filler:
     """Footage to bury clips in: slow pans (3-8 s) over produce photos that no clip uses, drawn
     from a random stream of their own."""
 
-    def __init__(self, grocery: Path, photos: list[str], rng: random.Random):
+    def __init__(self, grocery: Path, photos: list[str], rng: random.Random, fps: int = FPS):
         if not photos:
             raise SystemExit("--bury: every produce photo of the split is used by a clip; nothing left as filler")
-        self.grocery, self.photos, self.rng = grocery, photos, rng
+        self.grocery, self.photos, self.rng, self.fps = grocery, photos, rng, fps
         self._images: dict[str, np.ndarray] = {}
 
     def shots(self, seconds: float) -> list[Shot]:
@@ -185,7 +211,7 @@ class Filler:
         while total < seconds - 1.0:
             duration = min(self.rng.uniform(3.0, 8.0), max(1.6, seconds - total))
             photo = self.rng.choice(self.photos)
-            out.append(Shot(photo, "filler:" + photo.split("/")[-2], False, Camera(self.rng, duration),
+            out.append(Shot(photo, "filler:" + photo.split("/")[-2], False, Camera(self.rng, duration, self.fps),
                             crossfade=self.rng.random() < 0.25))
             total += duration
         return out
@@ -230,7 +256,7 @@ class Look:
 
 
 def plan_clip(rng: random.Random, pools: dict[str, list[str]], cat_classes: list[str], held: list[str],
-              prod_pool: list[str]) -> list[Shot]:
+              prod_pool: list[str], fps: int = FPS) -> list[Shot]:
     """The shots of one clip (photos, labels, camera paths), drawing from ``rng`` in a fixed order."""
     available = [c for c in cat_classes if pools[c]]
     n_cat = rng.choices([0, 1, 2, 3], weights=[0.2, 0.35, 0.3, 0.15])[0]
@@ -255,21 +281,23 @@ def plan_clip(rng: random.Random, pools: dict[str, list[str]], cat_classes: list
     rng.shuffle(picked)
     shots = []
     for si, (photo, label, cat) in enumerate(picked):
-        cam = Camera(rng, rng.uniform(1.6, 3.0))
+        cam = Camera(rng, rng.uniform(1.6, 3.0), fps)
         shots.append(Shot(photo, label, cat, cam, crossfade=si > 0 and rng.random() < 0.25))
     return shots
 
 
-def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.ndarray]) -> list[tuple[float, float]]:
+def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.ndarray],
+                footage: Footage = Footage()) -> list[tuple[float, float]]:
     """Render ``shots`` into an mp4v file; returns each shot's (start, end) in seconds."""
+    fps = footage.fps
     tmp = path.with_name(f".{path.name}.tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (footage.width, footage.height))
     if not writer.isOpened():
         raise SystemExit("cv2.VideoWriter(mp4v) failed to open")
     n_frames, prev_last, spans = 0, None, []
     for shot in shots:
-        frames = list(shot.camera.frames(image_of(shot)))
-        start = n_frames / FPS
+        frames = [footage.frame(f) for f in shot.camera.frames(image_of(shot), footage.height)]
+        start = n_frames / fps
         if prev_last is not None and shot.crossfade:
             for a in (0.25, 0.5, 0.75):
                 writer.write(cv2.addWeighted(prev_last, 1 - a, frames[0], a, 0))
@@ -278,7 +306,7 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
             writer.write(f)
             n_frames += 1
         prev_last = frames[-1]
-        spans.append((start, n_frames / FPS))
+        spans.append((start, n_frames / fps))
     writer.release()
     os.replace(tmp, path)
     return spans
@@ -286,7 +314,7 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
 
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
           gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0,
-          degrade: bool = False, grid: bool = False) -> dict:
+          degrade: bool = False, grid: bool = False, footage: Footage = Footage()) -> dict:
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
     products = iconic_products(grocery)
@@ -322,7 +350,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
 
     clips = []
     for _ in range(n_videos):
-        shots = plan_clip(rng, pools, cat_classes, held, prod_pool)
+        shots = plan_clip(rng, pools, cat_classes, held, prod_pool, footage.fps)
         if not shots:
             break
         clips.append(shots)
@@ -330,7 +358,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     used = {sh.photo for shots in clips for sh in shots}
     unused_produce = sorted(ph for ph in produce if ph not in used)
     if bury_minutes > 0:
-        filler = Filler(grocery, unused_produce, random.Random(f"{seed}-bury-{split}"))
+        filler = Filler(grocery, unused_produce, random.Random(f"{seed}-bury-{split}"), footage.fps)
     look = Look(grocery, seed, degrade, unused_produce if grid else None)
     if grid and len(unused_produce) < 3:
         raise SystemExit("--grid: fewer than 3 produce photos of the split are left for the shelves")
@@ -340,13 +368,13 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
         vid = f"{split}-{vi:03d}"
         shots, offset = clip, 0
         if filler is not None:
-            clip_s = sum(sh.camera.n + 3 * sh.crossfade for sh in clip) / FPS
+            clip_s = sum(sh.camera.n + 3 * sh.crossfade for sh in clip) / footage.fps
             around = max(0.0, bury_minutes * 60 - clip_s)
             before = filler.rng.uniform(0, around)
             pre, post = filler.shots(before), filler.shots(around - before)
             shots, offset = pre + clip + post, len(pre)
         spans = write_video(out / "videos" / f"{vid}.mp4", shots,
-                            lambda sh: filler.image(sh.photo) if sh.filler else look.image(sh.photo))
+                            lambda sh: filler.image(sh.photo) if sh.filler else look.image(sh.photo), footage)
         for si, (sh, (start, end)) in enumerate(zip(shots, spans)):
             shots_all.append({"video_id": vid, "shot": si, "start": round(start, 3), "end": round(end, 3),
                               "photo": sh.photo, "class": sh.label,
@@ -366,7 +394,8 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
 
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
-    meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE,
+    meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": footage.fps, "size": footage.height,
+            "width": footage.width,
             "gallery": {k: v for k, v in (gallery or {}).items() if k not in HELD_OUT},
             "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid}
     (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
@@ -399,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="every clip shot small (80-200 px), blurred and JPEG-compressed, enlarged back")
     ap.add_argument("--grid", action="store_true",
                     help="every clip shot a 2x2 shelf: its photo among three unused produce photos")
+    ap.add_argument("--footage", choices=sorted(FOOTAGE), default="square",
+                    help="how the clips are filmed: square = 360x360 at 10 fps (the benchmark's camera); "
+                         "wide = 640x360 at 25 fps, the square view between black bars")
     args = ap.parse_args(argv)
     grocery = args.grocery or shared_dataset("grocery")
     if args.gallery and (args.gallery_from is None or args.gallery_from == args.split):
@@ -410,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     gallery = gallery_photos(grocery, args.gallery_from, args.gallery, args.seed) if args.gallery else None
     if args.bury < 0:
         ap.error("--bury must be >= 0")
-    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid)))
+    print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid,
+                           FOOTAGE[args.footage])))
     return 0
 
 

@@ -120,3 +120,23 @@ def test_degrade_and_grid_change_what_the_shots_show_not_the_clips(tmp_path, gro
     cells = [shelf[y:y + side, x:x + side] for y in (0, side) for x in (0, side)]
     own_cell = cv2.resize(Look._square(own), (side, side))
     assert sum(bool((c == own_cell).all()) for c in cells) == 1
+
+
+def test_wide_footage_films_the_same_plan_at_another_size_and_rate(tmp_path, grocery):
+    plain, wide = tmp_path / "plain", tmp_path / "wide"
+    assert build(plain, grocery).returncode == 0
+    r = build(wide, grocery, "--footage", "wide")
+    assert r.returncode == 0, r.stderr
+    tp, tw = (json.loads((d / "truth.json").read_text()) for d in (plain, wide))
+    assert (tw["meta"]["width"], tw["meta"]["size"], tw["meta"]["fps"]) == (640, 360, 25)
+    assert [s["photo"] for s in tw["shots"]] == [s["photo"] for s in tp["shots"]]
+    assert tw["matches"] == tp["matches"]
+    # the same shots last as long (within a frame of each rate and a 3-frame cross-fade)
+    for a, b in zip(tp["shots"], tw["shots"]):
+        assert abs((a["end"] - a["start"]) - (b["end"] - b["start"])) <= 0.1 + 0.18 + 1e-6
+    cap = cv2.VideoCapture(str(wide / "videos" / "val-000.mp4"))
+    assert round(cap.get(cv2.CAP_PROP_FPS)) == 25
+    ok, f = cap.read()
+    assert ok and f.shape == (360, 640, 3)
+    assert f[:, :100].max() < 30 and f[:, -100:].max() < 30  # black bars (mp4v leaves a little noise)
+    assert f[:, 200:440].std() > 10  # the camera's view between them
