@@ -26,8 +26,12 @@ def match_ids(page) -> set[str]:
     return set(cards(page).evaluate_all("(els) => els.map((e) => e.dataset.matchId)"))
 
 
-def set_min_score(page, value: float) -> None:
-    page.fill("#gallery-min", f"{value:.3f}")
+def set_min_score(page, value: float) -> float:
+    """Type ``value`` into the gallery's minimum-score field (3 decimals, as a person would);
+    returns the number typed, which is what the page filters by."""
+    typed = f"{value:.3f}"
+    page.fill("#gallery-min", typed)
+    return float(typed)
 
 
 def test_start_a_job_from_the_form_watch_it_and_browse_its_matches(page, stack):
@@ -101,14 +105,13 @@ def test_start_a_job_from_the_form_watch_it_and_browse_its_matches(page, stack):
     # filter by score: only the matches at or above the minimum remain, and the address keeps it
     scores = sorted({m["score"] for m in api_items})
     cut = scores[len(scores) // 2]
-    set_min_score(page, cut)
+    cut = set_min_score(page, cut)  # a score of 0.8816 is typed as 0.882, and then filtered out
     expected = {m["match_id"] for m in api_items if m["score"] >= cut - 1e-9}
     page.wait_for_function(f"document.querySelectorAll('article.match').length === {len(expected)}")
     assert match_ids(page) == expected
     assert f"{len(expected)} of {len(api_items)} matches" in page.locator(".summary").inner_text()
     assert "min=" in page.url
-    set_min_score(page, min(1.0, scores[-1] + 0.0005))
-    if scores[-1] + 0.0005 <= 1.0:
+    if set_min_score(page, min(1.0, scores[-1] + 0.001)) > scores[-1]:
         page.locator(".gallery .empty").wait_for()
         assert "lower the minimum score" in page.locator(".gallery .empty").inner_text()
     set_min_score(page, 0)

@@ -15,8 +15,11 @@ The winner's lead over the runner-up is *not* evidence here, unlike in geometric
 lead over the catalog only, and a look-alike that is missing from the catalog (a sneaker's other
 edition) wins the keyframe for its catalog twin by a wide margin. Only the absolute look counts.
 
-A keyframe whose region geometry gave to another product (a verified pair scoring at least
-SEGMENT_PAIR_MIN) gives no appearance score: print read from the package outranks a look.
+Appearance speaks only where geometry is silent: a keyframe whose region geometry gave to another
+product (a verified pair scoring at least SEGMENT_PAIR_MIN), or in which geometry verified the
+winner itself (a homography was found, so print, colour and detail were compared after warping:
+their verdict stands, high or low), gives no appearance score. A printed twin missing from the
+catalog is verified by geometry and refused on its colour band; its look alone would pass it.
 Weights are fitted on the grocery train split (matching.calibrate.fit_appearance); a held-out
 twin that looks like its catalog sibling scores low there, so the score says less, not more.
 """
@@ -89,17 +92,20 @@ def catalog_histogram(c: Asset) -> np.ndarray:
 
 
 def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairScore],
-                      region_box: tuple[float, float, float, float] | None, s: MatchSettings) -> list[PairScore]:
+                      region_box: tuple[float, float, float, float] | None, s: MatchSettings,
+                      verdict_stands: bool = True) -> list[PairScore]:
     """The keyframe's appearance winner as a PairScore (none when geometry gave the region to
-    another product, or no candidate). ``region_box`` is the keyframe's product mask box
-    (original px). Its PairEvidence carries ``kind="appearance"`` and the
+    another product or judged the winner itself, or no candidate). ``region_box`` is the keyframe's product mask box
+    (original px); ``verdict_stands=False`` (fitting only) keeps a winner geometry judged. Its
+    PairEvidence carries ``kind="appearance"`` and the
     region's box as outline, which is what the evidence image draws."""
-    if not evidence:
+    if not evidence or not s.appearance:
         return []
     ranked = sorted(evidence, key=lambda e: -e.logit(s))
     win = ranked[0]
     held = {p.product_id for p in geometric if p.score_pair >= s.segment_pair_min}
-    if held and win.product_id not in held:
+    judged = {p.product_id for p in geometric if p.evidence.verified}
+    if (held and win.product_id not in held) or (verdict_stands and win.product_id in judged):
         return []
     z = win.logit(s)
     margin = z - ranked[1].logit(s) if len(ranked) > 1 else None

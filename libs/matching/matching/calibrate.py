@@ -76,7 +76,10 @@ def fit_appearance(fevs: list[FrameEvidence], shots: list[dict], s: MatchSetting
     """The appearance weights (matching.appearance): stage 1 on every candidate product of every
     keyframe (is it the one shown?), stage 2 on each keyframe's winner (is the winner right?).
     Keyframes whose region geometry already gave to another product are left out of stage 2, as
-    they are when scoring."""
+    they are when scoring; those in which geometry judged the winner itself stay in: stage 2
+    answers "how often is a keyframe's best look the product shown", for any product. Asked only
+    where a printed grocery package gave no homography, it would learn that the look is then
+    mostly wrong, which is true of print and false of a shoe (docs/quality.md)."""
     from sklearn.linear_model import LogisticRegression
 
     from .appearance import appearance_scores, stage1_features
@@ -94,7 +97,8 @@ def fit_appearance(fevs: list[FrameEvidence], shots: list[dict], s: MatchSetting
                                   app_w_hist=float(lr.coef_[0][1])))
     Z, y2 = [], []
     for fe in fevs:
-        for ps in appearance_scores(fe.appearance, compete(fe.evidence, s, fe.duels), fe.region_box, s1):
+        for ps in appearance_scores(fe.appearance, compete(fe.evidence, s, fe.duels), fe.region_box, s1,
+                                    verdict_stands=False):
             Z.append([ps.logit])
             y2.append(int(ps.product_id == truth[fe.frame_id]))
     if len(set(y2)) < 2:

@@ -58,9 +58,45 @@ def test_the_score_grows_with_both_the_look_and_the_colours():
 def test_geometry_that_gave_the_region_to_another_product_silences_the_look():
     looks = [look("twin-a", 0.80, 0.60), look("twin-b", 0.70, 0.50)]
     assert appearance_scores(looks, [geometric("twin-b", 0.9)], None, S) == []
-    # the same product verified by geometry, or a weak geometric pair, leaves the look its say
-    assert [p.product_id for p in appearance_scores(looks, [geometric("twin-a", 0.9)], None, S)] == ["twin-a"]
+    # a weak geometric pair of another product leaves the look its say
     assert [p.product_id for p in appearance_scores(looks, [geometric("twin-b", 0.3)], None, S)] == ["twin-a"]
+
+
+def test_where_geometry_judged_the_product_its_verdict_stands():
+    looks = [look("twin-a", 0.80, 0.60), look("twin-b", 0.70, 0.50)]
+    # verified and refused (its colour band disagrees: score 0), or verified and accepted: either
+    # way the warped comparison has spoken, and the look adds no second opinion
+    for score in (0.0, 0.9):
+        assert appearance_scores(looks, [geometric("twin-a", score)], None, S) == []
+    tried = PairScore("twin-a__0", "f1", "twin-a", 0.0, float("-inf"), None, None,
+                      PairEvidence("twin-a__0", "f1", inliers=5, verified=False))
+    assert [p.product_id for p in appearance_scores(looks, [tried], None, S)] == ["twin-a"]  # no homography
+
+
+def test_a_printed_twin_refused_by_geometry_is_not_passed_by_its_look(tmp_path, grocery):
+    from vision_common.testing import iconic, perspective_copy
+
+    cat_img = iconic(grocery, "Arla-Medium-Fat-Milk")
+    mask = ((cat_img.min(axis=2) < 235) * 255).astype(np.uint8)
+    p = save_asset_features(tmp_path / "cat.npz", extract_asset_features(cat_img, mask))
+    catalog = [Asset("arla-mf__0", None, None, None, None, str(p), owner_id="arla-medium-fat")]
+    prepare_catalog(catalog, S)
+    scene, _ = perspective_copy(iconic(grocery, "Arla-Standard-Milk"), seed=5)  # the red twin, not in the catalog
+    fp = save_asset_features(tmp_path / "frame.npz", extract_asset_features(scene, None))
+    frame = Asset("f1", None, None, None, None, str(fp), owner_id="v1", ts=1.0)
+    scores = match_frame(frame, catalog, S, sims=[0.85])  # an embedding that finds them alike
+    geo = [p for p in scores if p.evidence.kind == "geometry"]
+    assert geo and geo[0].evidence.verified and geo[0].score_pair < 0.5
+    assert all(p.evidence.kind == "geometry" for p in scores)
+    # the look alone would have passed it: the verdict is what keeps it out
+    off = appearance_scores(appearance_evidence_of(frame, catalog, [0.85]), [], None, S)
+    assert off and off[0].score_pair > 0.5
+
+
+def appearance_evidence_of(frame: Asset, catalog: list[Asset], sims: list[float]):
+    from matching.appearance import appearance_evidence
+
+    return appearance_evidence(frame.bundle(), frame.asset_id, catalog, sims, S)
 
 
 def test_switched_off_it_adds_nothing(tmp_path):
