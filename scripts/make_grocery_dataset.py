@@ -25,6 +25,8 @@ from a random stream of each photo's own):
               old footage
   --grid      every clip shot is a 2x2 shelf: its photo in one cell, three produce photos no clip
               uses in the others (each product a quarter of the frame, among others)
+More open-set twins (a different plan: fewer catalog products, more held-out photos):
+  --more-twins     also hold MORE_TWINS out of the catalog
 Another clip generator (the same plan and photos, filmed differently):
   --footage wide   640x360 at 25 fps, the camera's square view between black bars
 
@@ -72,6 +74,15 @@ HELD_OUT = (
     "God-Morgon-Orange-Red-Grapefruit-Juice",
     "Yoggi-Vanilla-Yoghurt",
     "Alpro-Vanilla-Soyghurt",
+)
+# --more-twins: four more products out of the catalog, each beside a sibling that stays in it
+# (Arla Ecological vs Arla Medium Fat milk, Bravo Orange vs Apple, God Morgon Apple vs Orange,
+# Arla Mild Vanilla vs Arla Natural yoghurts). All four have photos in both splits.
+MORE_TWINS = (
+    "Arla-Ecological-Medium-Fat-Milk",
+    "Bravo-Orange-Juice",
+    "God-Morgon-Apple-Juice",
+    "Arla-Mild-Vanilla-Yoghurt",
 )
 SIZE = 360
 FPS = 10
@@ -255,6 +266,20 @@ class Look:
         return img[y:y + side, x:x + side]
 
 
+def round_robin(items: list[str], key: Callable[[str], str]) -> list[str]:
+    """``items`` reordered so that groups take turns (each group's own order kept); clips pop from
+    the end, so the turns are taken from the end."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for it in items:
+        groups[key(it)].append(it)
+    turns = []
+    while any(groups.values()):
+        for g in sorted(groups):
+            if groups[g]:
+                turns.append(groups[g].pop())
+    return turns[::-1]
+
+
 def plan_clip(rng: random.Random, pools: dict[str, list[str]], cat_classes: list[str], held: list[str],
               prod_pool: list[str], fps: int = FPS) -> list[Shot]:
     """The shots of one clip (photos, labels, camera paths), drawing from ``rng`` in a fixed order."""
@@ -314,12 +339,13 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
 
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
           gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0,
-          degrade: bool = False, grid: bool = False, footage: Footage = Footage()) -> dict:
+          degrade: bool = False, grid: bool = False, footage: Footage = Footage(),
+          held_out: tuple[str, ...] = HELD_OUT) -> dict:
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
     products = iconic_products(grocery)
     names = {p["name"] for p in products}
-    missing = set(HELD_OUT) - names
+    missing = set(held_out) - names
     if missing:
         raise SystemExit(f"held-out classes not in classes.csv: {missing}")
 
@@ -327,7 +353,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     (out / "videos").mkdir(exist_ok=True)
     catalog = []
     for p in products:
-        if p["name"] in HELD_OUT:
+        if p["name"] in held_out:
             continue
         pid = slug(p["name"])
         dst = out / "catalog" / pid / "0.jpg"
@@ -340,12 +366,14 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
         catalog.append({"product_id": pid, "src": "local", "title": p["name"].replace("-", " "),
                         "brand": p["name"].split("-")[0], "url": f"local://grocery/{pid}",
                         "keywords": ["grocery", p["coarse"].lower()], "images": images})
-    in_catalog = {slug(p["name"]) for p in products if p["name"] not in HELD_OUT}
+    in_catalog = {slug(p["name"]) for p in products if p["name"] not in held_out}
 
     pools = {k: rng.sample(v, len(v)) for k, v in sorted(packages.items())}
-    cat_classes = sorted(k for k in pools if k not in HELD_OUT)
-    held = [ph for k in sorted(pools) if k in HELD_OUT for ph in pools[k]]
+    cat_classes = sorted(k for k in pools if k not in held_out)
+    held = [ph for k in sorted(pools) if k in held_out for ph in pools[k]]
     rng.shuffle(held)
+    if held_out != HELD_OUT:  # every held-out twin is shown: their photos in turns, class by class
+        held = round_robin(held, key=lambda ph: ph.split("/")[3])
     prod_pool = rng.sample(produce, len(produce))
 
     clips = []
@@ -394,9 +422,9 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
 
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
-    meta = {"split": split, "seed": seed, "held_out": list(HELD_OUT), "fps": footage.fps, "size": footage.height,
+    meta = {"split": split, "seed": seed, "held_out": list(held_out), "fps": footage.fps, "size": footage.height,
             "width": footage.width,
-            "gallery": {k: v for k, v in (gallery or {}).items() if k not in HELD_OUT},
+            "gallery": {k: v for k, v in (gallery or {}).items() if k not in held_out},
             "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid}
     (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
     return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
@@ -428,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="every clip shot small (80-200 px), blurred and JPEG-compressed, enlarged back")
     ap.add_argument("--grid", action="store_true",
                     help="every clip shot a 2x2 shelf: its photo among three unused produce photos")
+    ap.add_argument("--more-twins", action="store_true",
+                    help="hold four more products out of the catalog (MORE_TWINS), each beside a sibling that "
+                         "stays in it: more clips whose only product is a twin missing from the catalog")
     ap.add_argument("--footage", choices=sorted(FOOTAGE), default="square",
                     help="how the clips are filmed: square = 360x360 at 10 fps (the benchmark's camera); "
                          "wide = 640x360 at 25 fps, the square view between black bars")
@@ -443,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bury < 0:
         ap.error("--bury must be >= 0")
     print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid,
-                           FOOTAGE[args.footage])))
+                           FOOTAGE[args.footage], HELD_OUT + (MORE_TWINS if args.more_twins else ()))))
     return 0
 
 

@@ -140,3 +140,23 @@ def test_wide_footage_films_the_same_plan_at_another_size_and_rate(tmp_path, gro
     assert ok and f.shape == (360, 640, 3)
     assert f[:, :100].max() < 30 and f[:, -100:].max() < 30  # black bars (mp4v leaves a little noise)
     assert f[:, 200:440].std() > 10  # the camera's view between them
+
+
+def test_more_twins_leaves_four_more_siblings_out_of_the_catalog(tmp_path, grocery):
+    sys.path.insert(0, str(SCRIPT.parent))
+    from make_grocery_dataset import HELD_OUT, MORE_TWINS, slug
+
+    out = tmp_path / "twins"
+    r = subprocess.run([sys.executable, str(SCRIPT), "--split", "val", str(out), "--videos", "12",
+                        "--grocery", str(grocery), "--more-twins"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    catalog = {p["product_id"] for p in json.loads((out / "catalog.json").read_text())["products"]}
+    truth = json.loads((out / "truth.json").read_text())
+    assert set(truth["meta"]["held_out"]) == set(HELD_OUT) | set(MORE_TWINS)
+    for name in MORE_TWINS:
+        assert slug(name) not in catalog
+        # its sibling stays in: the family name (all but the variant word) is still in the catalog
+        assert any(pid.startswith(slug(name).split("-")[0]) for pid in catalog)
+    shown = [s for s in truth["shots"] if s["class"] in MORE_TWINS]
+    assert shown and all(not s["in_catalog"] and s["product_id"] is None for s in shown)
+    assert all(m["product_id"] in catalog for m in truth["matches"])
