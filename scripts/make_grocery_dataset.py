@@ -340,7 +340,8 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
           gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0,
           degrade: bool = False, grid: bool = False, footage: Footage = Footage(),
-          held_out: tuple[str, ...] = HELD_OUT) -> dict:
+          more_twins: bool = False) -> dict:
+    held_out = HELD_OUT + (MORE_TWINS if more_twins else ())
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
     products = iconic_products(grocery)
@@ -372,7 +373,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     cat_classes = sorted(k for k in pools if k not in held_out)
     held = [ph for k in sorted(pools) if k in held_out for ph in pools[k]]
     rng.shuffle(held)
-    if held_out != HELD_OUT:  # every held-out twin is shown: their photos in turns, class by class
+    if more_twins:  # every held-out twin is shown: their photos in turns, class by class
         held = round_robin(held, key=lambda ph: ph.split("/")[3])
     prod_pool = rng.sample(produce, len(produce))
 
@@ -474,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bury < 0:
         ap.error("--bury must be >= 0")
     print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid,
-                           FOOTAGE[args.footage], HELD_OUT + (MORE_TWINS if args.more_twins else ()))))
+                           FOOTAGE[args.footage], args.more_twins)))
     return 0
 
 

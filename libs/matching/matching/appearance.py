@@ -60,8 +60,12 @@ class AppearanceEvidence:
     sim_deep: float
     sim_hist: float
 
+    def features(self) -> list[float]:
+        """Stage-1 inputs; feature ``x`` has the weight setting ``app_w_x``."""
+        return [self.sim_deep, self.sim_hist]
+
     def logit(self, s: MatchSettings) -> float:
-        return s.app_bias + s.app_w_deep * self.sim_deep + s.app_w_hist * self.sim_hist
+        return s.app_bias + sum(w * x for w, x in zip((s.app_w_deep, s.app_w_hist), self.features()))
 
 
 def appearance_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[Asset], sims: list[float],
@@ -95,10 +99,10 @@ def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairSc
                       region_box: tuple[float, float, float, float] | None, s: MatchSettings,
                       verdict_stands: bool = True) -> list[PairScore]:
     """The keyframe's appearance winner as a PairScore (none when geometry gave the region to
-    another product or judged the winner itself, or no candidate). ``region_box`` is the keyframe's product mask box
-    (original px); ``verdict_stands=False`` (fitting only) keeps a winner geometry judged. Its
-    PairEvidence carries ``kind="appearance"`` and the
-    region's box as outline, which is what the evidence image draws."""
+    another product or judged the winner itself, or no candidate). ``region_box`` is the
+    keyframe's product mask box (original px): the outline the evidence image draws, since the
+    PairEvidence (``kind="appearance"``) has no inliers. ``verdict_stands=False`` (fitting only)
+    keeps a winner geometry judged."""
     if not evidence or not s.appearance:
         return []
     ranked = sorted(evidence, key=lambda e: -e.logit(s))
@@ -118,6 +122,3 @@ def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairSc
                       kind="appearance")
     return [PairScore(win.img_id, win.frame_id, win.product_id, score, z, margin, None, ev)]
 
-
-def stage1_features(e: AppearanceEvidence) -> list[float]:
-    return [e.sim_deep, e.sim_hist]

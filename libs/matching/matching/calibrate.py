@@ -82,13 +82,13 @@ def fit_appearance(fevs: list[FrameEvidence], shots: list[dict], s: MatchSetting
     mostly wrong, which is true of print and false of a shoe (docs/quality.md)."""
     from sklearn.linear_model import LogisticRegression
 
-    from .appearance import appearance_scores, stage1_features
+    from .appearance import appearance_scores
 
     truth = frame_truth(fevs, shots)
     X, y = [], []
     for fe in fevs:
         for e in fe.appearance:
-            X.append(stage1_features(e))
+            X.append(e.features())
             y.append(int(e.product_id == truth[fe.frame_id]))
     if len(set(y)) < 2:  # nothing to learn from (no appearance evidence, or of one kind only)
         return s

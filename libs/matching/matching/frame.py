@@ -1,7 +1,8 @@
 """Per-keyframe matching: verify the retrieved catalog images, duel overlapping ones, compete.
 
-``match_frame`` is what the matcher service calls per keyframe; ``frame_evidence`` is its first
-half, shared with matching.pipeline (the bench), so both run exactly the same steps.
+``match_frame`` is what the matcher service calls per keyframe; ``frame_evidence`` (with
+``appearance.appearance_evidence``) is its first half and ``frame_scores`` its second, both shared
+with matching.pipeline (the bench, which caches the evidence), so both run exactly the same steps.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 
-from .appearance import appearance_evidence, appearance_scores
+from .appearance import AppearanceEvidence, appearance_evidence, appearance_scores
 from .assets import Asset, AssetBundle
 from .scoring import PairScore, compete, pair_logit
 from .settings import MatchSettings
@@ -83,9 +84,18 @@ def match_frame(frame: Asset, candidates: list[Asset], s: MatchSettings,
         log.warning("keyframe %s: features unreadable, skipped: %s", frame.asset_id, exc)
         return []
     evidence, duels = frame_evidence(fb, frame.asset_id, candidates, sims, s)
-    geometric = compete(evidence, s, duels)
     looks = appearance_evidence(fb, frame.asset_id, candidates, sims, s)
-    return geometric + appearance_scores(looks, geometric, fb.mask_box, s)
+    return frame_scores(evidence, duels, looks, fb.mask_box, s)
+
+
+def frame_scores(evidence: list[tuple[str, PairEvidence]], duels: dict[tuple[str, str], float],
+                 looks: list[AppearanceEvidence], region_box: tuple[float, float, float, float] | None,
+                 s: MatchSettings) -> list[PairScore]:
+    """The keyframe's decision from its evidence (``match_frame``'s second half, which
+    matching.pipeline runs on cached evidence): the verified candidates compete, then the look
+    speaks where geometry is silent."""
+    geometric = compete(evidence, s, duels)
+    return geometric + appearance_scores(looks, geometric, region_box, s)
 
 
 def _warn_unprepared() -> None:

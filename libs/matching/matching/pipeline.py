@@ -5,7 +5,7 @@
                    and vision-keypoint do), in ``workers`` processes;
   verify_dataset   per keyframe: retrieve_topk over catalog images, verify_pair each candidate
                    (what the matcher does per keyframe);
-  score_dataset    compete + aggregate with MatchSettings (the matcher's decision).
+  score_dataset    frame_scores + aggregate with MatchSettings (the matcher's decision).
 
 scripts/bench_quality.py is a thin wrapper over these; the pipeline issue reproduces its numbers
 through the services, which call the same functions with the same settings.
@@ -30,13 +30,13 @@ from vision_common.keyframes import KeyframeSettings
 from vision_common.settings import VisionSettings
 
 from .aggregate import FrameInfo, ProductVideoMatch, aggregate
-from .appearance import AppearanceEvidence, appearance_evidence, appearance_scores
+from .appearance import AppearanceEvidence, appearance_evidence
 from .assets import Asset, extract_asset_features, save_asset_features
 from .retrieval import first_pass_similarity, retrieve_topk
-from .scoring import PairScore, compete
+from .scoring import PairScore
 from .settings import MatchSettings
 from .distinct import prepare_catalog
-from .frame import frame_evidence, worth_verifying
+from .frame import frame_evidence, frame_scores, worth_verifying
 from .verify import PairEvidence
 
 log = logging.getLogger(__name__)
@@ -325,9 +325,7 @@ def score_dataset(fevs: list[FrameEvidence], s: MatchSettings) -> tuple[list[Pai
     frames: dict[str, FrameInfo] = {}
     for fe in fevs:
         frames[fe.frame_id] = fe.info
-        geometric = compete(fe.evidence, s, fe.duels)
-        pairs.extend(geometric)
-        pairs.extend(appearance_scores(fe.appearance, geometric, fe.region_box, s))
+        pairs.extend(frame_scores(fe.evidence, fe.duels, fe.appearance, fe.region_box, s))
     return pairs, aggregate(pairs, frames, s)
 
 

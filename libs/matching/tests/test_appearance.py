@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from matching.appearance import AppearanceEvidence, appearance_scores, histogram_similarity, region_histogram
+from matching.appearance import (AppearanceEvidence, appearance_evidence, appearance_scores, histogram_similarity,
+                                 region_histogram)
 from matching.assets import Asset, AssetBundle, extract_asset_features, save_asset_features
 from matching.calibrate import fit_appearance
 from matching.distinct import prepare_catalog
@@ -16,6 +17,7 @@ from matching.settings import MatchSettings
 from matching.verify import PairEvidence
 from vision_common.image_io import read_image
 from vision_common.settings import VisionSettings
+from vision_common.testing import iconic, perspective_copy
 
 S = MatchSettings()
 
@@ -74,8 +76,6 @@ def test_where_geometry_judged_the_product_its_verdict_stands():
 
 
 def test_a_printed_twin_refused_by_geometry_is_not_passed_by_its_look(tmp_path, grocery):
-    from vision_common.testing import iconic, perspective_copy
-
     cat_img = iconic(grocery, "Arla-Medium-Fat-Milk")
     mask = ((cat_img.min(axis=2) < 235) * 255).astype(np.uint8)
     p = save_asset_features(tmp_path / "cat.npz", extract_asset_features(cat_img, mask))
@@ -89,21 +89,13 @@ def test_a_printed_twin_refused_by_geometry_is_not_passed_by_its_look(tmp_path, 
     assert geo and geo[0].evidence.verified and geo[0].score_pair < 0.5
     assert all(p.evidence.kind == "geometry" for p in scores)
     # the look alone would have passed it: the verdict is what keeps it out
-    off = appearance_scores(appearance_evidence_of(frame, catalog, [0.85]), [], None, S)
+    off = appearance_scores(appearance_evidence(frame.bundle(), frame.asset_id, catalog, [0.85], S), [], None, S)
     assert off and off[0].score_pair > 0.5
-
-
-def appearance_evidence_of(frame: Asset, catalog: list[Asset], sims: list[float]):
-    from matching.appearance import appearance_evidence
-
-    return appearance_evidence(frame.bundle(), frame.asset_id, catalog, sims, S)
 
 
 def test_switched_off_it_adds_nothing(tmp_path):
     img = np.full((200, 200, 3), 120, np.uint8)
     b = AssetBundle.from_featureset(extract_asset_features(img, None))
-    from matching.appearance import appearance_evidence
-
     assert appearance_evidence(b, "f1", [], [], S.model_copy(update=dict(appearance=False))) == []
 
 
@@ -121,8 +113,6 @@ def test_colour_histograms_tell_a_colour_band_apart():
 
 
 def test_drawing_of_an_appearance_match_keeps_its_kind_and_region(tmp_path, grocery):
-    from vision_common.testing import iconic
-
     img = iconic(grocery, "Bravo-Apple-Juice")
     p = save_asset_features(tmp_path / "a.npz", extract_asset_features(img, None))
     asset = Asset("a", None, None, None, None, str(p), owner_id="x")
