@@ -11,7 +11,8 @@ one JSON object:
   keyframes_per_s (decode+segment+embed+keypoints, wall clock over --workers processes),
   stage_seconds (per stage, summed over workers), matching_seconds, errors, false_positives,
   false_negatives, calibration (precision per score bin over every scored pair, accepted or
-  not); video_minutes and per_video_minute (seconds per minute of video: wall clock of the
+  not); also_shown (accepted pairs that truth.json lists as "also_shown": a product the clip
+  shows on a shelf behind its subject, counted neither right nor wrong); video_minutes and per_video_minute (seconds per minute of video: wall clock of the
   keyframe stages and of matching, and each stage's CPU seconds, decoding apart);
   segments (time_recall, time_precision, shots_found of the accepted true matches' on-screen
   segments against the truth's shot timeline) and verified_keyframes (how many keyframes the
@@ -116,13 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     _, _, truth = load_dataset(args.dataset)
     result: dict = {}
     if truth is not None:
-        result.update(evaluate(matches, truth, fevs, prep.catalog))
+        also_shown = json.loads((args.dataset / "truth.json").read_text()).get("also_shown", [])
+        result.update(evaluate(matches, truth, fevs, prep.catalog, also_shown))
         true = {(t["product_id"], t["video_id"]) for t in truth}
+        either = {(t["product_id"], t["video_id"]) for t in also_shown} - true
         pred = {(m.product_id, m.video_id): m for m in matches if m.accepted}
         result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
-                                     for (p, v) in sorted(set(pred) - true)]
+                                     for (p, v) in sorted(set(pred) - true - either)]
         result["false_negatives"] = [dict(product_id=p, video_id=v) for (p, v) in sorted(true - set(pred))]
-        result["calibration"] = evaluate_calibration(fevs, pairs, truth, ms)
+        result["also_shown"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
+                                for (p, v) in sorted(set(pred) & either)]
+        result["calibration"] = evaluate_calibration(fevs, pairs, truth, ms, also_shown=also_shown)
         shots_truth = json.loads((args.dataset / "truth.json").read_text()).get("shots")
         if shots_truth:
             result["segments"] = evaluate_segments(matches, shots_truth)

@@ -330,13 +330,18 @@ def score_dataset(fevs: list[FrameEvidence], s: MatchSettings) -> tuple[list[Pai
 
 
 def evaluate(matches: list[ProductVideoMatch], truth: list[dict], fevs: list[FrameEvidence] | None = None,
-             catalog: list[Asset] | None = None) -> dict:
+             catalog: list[Asset] | None = None, also_shown: list[dict] | None = None) -> dict:
+    """Precision and recall of the accepted pairs against ``truth``. ``also_shown`` pairs (a
+    product a clip shows only on a shelf behind its subject, truth.json's "also_shown") count
+    neither way: not needed for recall, not wrong when reported."""
     true = {(t["product_id"], t["video_id"]) for t in truth}
     pred = {(m.product_id, m.video_id) for m in matches if m.accepted}
+    either = _pairs(also_shown) - true
     tp = len(true & pred)
-    p = tp / len(pred) if pred else 1.0
+    p = tp / len(pred - either) if pred - either else 1.0
     r = tp / len(true) if true else 1.0
     out = {"pairs_true": len(true), "pairs_predicted": len(pred), "true_positives": tp,
+           "also_shown_accepted": len(pred & either),
            "precision": round(p, 4), "recall": round(r, 4),
            "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
     if fevs is not None and catalog is not None:
@@ -350,11 +355,14 @@ CALIBRATION_EDGES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 
 
 def evaluate_calibration(fevs: list[FrameEvidence], pairs: list[PairScore], truth: list[dict], s: MatchSettings,
-                         edges: tuple[float, ...] = CALIBRATION_EDGES) -> list[dict]:
+                         edges: tuple[float, ...] = CALIBRATION_EDGES, also_shown: list[dict] | None = None) -> list[dict]:
     """Precision per score bin over every scored (product, video), accepted or not: what a score
-    means on this dataset (a threshold means one thing only if these agree across datasets)."""
+    means on this dataset (a threshold means one thing only if these agree across datasets).
+    ``also_shown`` pairs are left out (see ``evaluate``)."""
     true = {(t["product_id"], t["video_id"]) for t in truth}
-    scored = aggregate(pairs, {fe.frame_id: fe.info for fe in fevs}, s, include_rejected=True)
+    either = _pairs(also_shown) - true
+    scored = [m for m in aggregate(pairs, {fe.frame_id: fe.info for fe in fevs}, s, include_rejected=True)
+              if (m.product_id, m.video_id) not in either]
     out = []
     for lo, hi in zip(edges, edges[1:]):
         inside = [m for m in scored if lo <= m.score < hi or (hi == edges[-1] and m.score == hi)]
@@ -363,6 +371,10 @@ def evaluate_calibration(fevs: list[FrameEvidence], pairs: list[PairScore], trut
                     "accepted": sum(m.accepted for m in inside),
                     "precision": round(hits / len(inside), 3) if inside else None})
     return out
+
+
+def _pairs(rows: list[dict] | None) -> set[tuple[str, str]]:
+    return {(t["product_id"], t["video_id"]) for t in rows or ()}
 
 
 def _overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:

@@ -160,3 +160,23 @@ def test_more_twins_leaves_four_more_siblings_out_of_the_catalog(tmp_path, groce
     shown = [s for s in truth["shots"] if s["class"] in MORE_TWINS]
     assert shown and all(not s["in_catalog"] and s["product_id"] is None for s in shown)
     assert all(m["product_id"] in catalog for m in truth["matches"])
+
+
+def test_products_a_photo_shows_on_the_shelf_are_listed_apart_from_the_matches(tmp_path, grocery):
+    sys.path.insert(0, str(SCRIPT.parent))
+    from make_grocery_dataset import ALSO_SHOWN, slug
+
+    out = tmp_path / "val"
+    r = build(out, grocery, "--videos", "6")
+    assert r.returncode == 0, r.stderr
+    catalog = {p["product_id"] for p in json.loads((out / "catalog.json").read_text())["products"]}
+    truth = json.loads((out / "truth.json").read_text())
+    also = {(t["product_id"], t["video_id"]) for t in truth["also_shown"]}
+    # val-005 shows a photo of the held-out God Morgon Orange & Red Grapefruit with God Morgon
+    # Apple beside it on the shelf
+    assert ("god-morgon-apple-juice", "val-005") in also
+    assert not also & {(t["product_id"], t["video_id"]) for t in truth["matches"]}
+    for pid, vid in also:
+        assert pid in catalog
+        shown = [s for s in truth["shots"] if s["video_id"] == vid and pid in s.get("also_shown", [])]
+        assert shown and all(pid in {slug(c) for c in ALSO_SHOWN[s["photo"]]} for s in shown)

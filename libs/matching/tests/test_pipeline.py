@@ -65,3 +65,22 @@ def test_dataset_chain_finds_the_shown_product_only(tmp_path, grocery, models_di
     lo, hi = map(float, top["bin"].split("-"))
     assert lo >= 0.8 and lo <= best.score <= hi and top["true"] == 1 and top["precision"] == 1 / top["pairs"]
     assert sum(b["accepted"] for b in bins) == 1 and all(b["true"] == 0 for b in bins if b is not top)
+
+
+def test_also_shown_pairs_count_neither_right_nor_wrong():
+    from matching.aggregate import ProductVideoMatch
+
+    def accepted(pid, vid):
+        return ProductVideoMatch(pid, vid, 0.9, "img", "frame", 1.0, 0.9, 1, 1, accepted=True)
+
+    truth = [{"product_id": "a", "video_id": "v1"}, {"product_id": "b", "video_id": "v2"}]
+    also = [{"product_id": "c", "video_id": "v1"}, {"product_id": "a", "video_id": "v1"}]
+    matches = [accepted("a", "v1"), accepted("c", "v1"), accepted("d", "v2")]
+    plain = evaluate(matches, truth)
+    assert plain["precision"] == round(1 / 3, 4) and plain["recall"] == 0.5
+    audited = evaluate(matches, truth, also_shown=also)
+    # c on v1 is shown on the shelf: not wrong; d on v2 is; a pair both true and also shown stays true
+    assert audited["precision"] == 0.5 and audited["recall"] == 0.5
+    assert audited["also_shown_accepted"] == 1 and audited["true_positives"] == 1
+    # an also-shown pair that is not reported costs no recall either
+    assert evaluate([accepted("a", "v1")], truth, also_shown=also)["recall"] == 0.5
