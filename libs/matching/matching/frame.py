@@ -7,7 +7,6 @@ with matching.pipeline (the bench, which caches the evidence), so both run exact
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 
@@ -27,9 +26,10 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
     run the duels between overlapping ones. Returns ((product_id, evidence) list, duels).
 
     The keyframe's keypoints inside its product mask (the salient, held product) are tried first;
-    when no candidate reaches a stage-1 logit of KP_FALLBACK_BELOW there and KP_KEYFRAME_FALLBACK
-    is on, all candidates are verified again with every keypoint of the keyframe (the mask held
-    the wrong object); in that pass a product must cover KP_FALLBACK_MIN_AREA of the keyframe."""
+    with KP_KEYFRAME_FALLBACK on, each candidate that does not reach a stage-1 logit of
+    KP_FALLBACK_BELOW there is verified again with every keypoint of the keyframe: the mask held
+    another object, or this product stands beside the masked one (a frame with three products is
+    three questions); in that pass a product must cover KP_FALLBACK_MIN_AREA of the keyframe."""
     todo = []
     for c, sim in zip(candidates, sims):
         if sim < s.sim_deep_min:
@@ -45,15 +45,16 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
 
     nearest: dict = {}  # the masked pass's nearest neighbours, reused by the whole-keyframe pass
 
-    def run(masked: bool) -> list[tuple[PairEvidence, AssetBundle, str]]:
+    def run(masked: bool, which: list) -> list[tuple[PairEvidence, AssetBundle, str]]:
         return [(verify_pair(cb, frame_bundle, s, aid, frame_id, sim, frame_masked=masked, nearest=nearest), cb, pid)
-                for aid, pid, cb, sim in todo]
+                for aid, pid, cb, sim in which]
 
-    items = run(True)
+    items = run(True, todo)
     # (no keypoint outside the mask: the second pass would repeat the first)
-    if s.kp_keyframe_fallback and frame_bundle.mask_split(s.kp_match_method) is not None and \
-            max((pair_logit(ev, s) for ev, _, _ in items), default=-math.inf) < s.kp_fallback_below:
-        items = run(False)
+    if s.kp_keyframe_fallback and frame_bundle.mask_split(s.kp_match_method) is not None:
+        weak = [i for i, (ev, _, _) in enumerate(items) if pair_logit(ev, s) < s.kp_fallback_below]
+        for i, again in zip(weak, run(False, [todo[i] for i in weak])):
+            items[i] = again
     return [(pid, ev) for ev, _, pid in items], frame_duels(frame_bundle, items, s)
 
 

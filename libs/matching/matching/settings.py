@@ -33,21 +33,21 @@ class MatchSettings(BaseSettings):
     kp_match_method: str = "sift"  # which stored features the verifier matches (sift | akaze)
     # Catalog images are matched with their keypoints inside the product mask (bundles written
     # with KP_REGION=image flag them). Keyframes: first with the keypoints inside their mask (the
-    # salient, held product: shelves behind it are not what the video shows); when no candidate
-    # reaches a stage-1 logit of kp_fallback_below there (unverified counts as -inf), all of them
-    # again with every keypoint of the keyframe (kp_keyframe_fallback): U2NetP often masks the
-    # wrong object in store photos (a carton behind the hand, a shelf edge), and then the shown
-    # product is only found outside the mask. Train CV (docs/quality.md): masked only (round 1)
-    # P 0.988 R 0.702; whole keyframe always 0.977 / 0.754; fallback when nothing verifies
-    # 0.977 / 0.728; fallback below logit -2 / 0 / 1 / 2: 0.977 / 0.746, 0.978 / 0.763,
-    # 0.967 / 0.763, 0.966 / 0.754.
+    # salient, held product); each candidate that does not reach a stage-1 logit of
+    # kp_fallback_below there (unverified counts as -inf) is verified again with every keypoint
+    # of the keyframe (kp_keyframe_fallback): U2NetP often masks the wrong object in store photos
+    # (a carton behind the hand, a shelf edge), and a product beside the masked one is a question
+    # of its own. docs/quality.md has the train CV of each variant of this rule.
     kp_mask_catalog: bool = True
     kp_keyframe_fallback: bool = True
     kp_fallback_below: float = 0.0
-    # In that fallback a pair must cover at least this share of the keyframe: outside the mask,
-    # small regions are shelf products behind the one shown (train: every right region winner
-    # covers >= 0.17 of its keyframe; 5 wrong winners outside the mask cover 0.06-0.12).
-    kp_fallback_min_area: float = 0.15
+    # In that fallback a pair must cover at least this share of the keyframe (0: any size). Small
+    # verified products outside the mask are real products: one on a shelf behind the product
+    # held up (visibly there, so a match by the SPEC), or one of several side by side (the 2x2
+    # shelves of the grid set, 0.06-0.13 of the keyframe each). 0.15 would report only products
+    # that fill a good part of the frame (docs/quality.md: it cost the grid set two thirds of
+    # its recall and bought no precision on any set once the truth lists shelf products).
+    kp_fallback_min_area: float = 0.0
     ratio_test: float = 0.85  # 0.85 > 0.8: +3 pts of true pairs with >= 12 inliers (train)
     ransac_method: str = "magsac"  # magsac | usac | ransac (OpenCV)
     ransac_thresh_px: float = 4.0  # reprojection threshold in keyframe pixels

@@ -68,15 +68,19 @@ def test_whole_keyframe_pass_reusing_the_masked_pass_finds_the_same_matches(tmp_
         assert reused.verified == plain.verified and abs(reused.inliers - plain.inliers) <= 2
 
 
-def test_salient_product_first_other_products_only_as_fallback(tmp_path, grocery):
+def test_salient_product_first_other_products_with_the_whole_keyframe(tmp_path, grocery):
     cats = _catalog_assets(tmp_path, grocery, ["Tropicana-Apple-Juice", "Oatly-Oat-Milk"])
     scene, mask = _two_product_scene(grocery)
     frame = AssetBundle.from_featureset(extract_asset_features(scene, mask))
     ev, _ = frame_evidence(frame, "f", cats, [0.5, 0.5], S)
     got = {pid: e for pid, e in ev}
-    # the product inside the mask is verified; the one beside it is not looked at
-    assert got["Tropicana-Apple-Juice"].verified
-    assert not got["Oatly-Oat-Milk"].verified
+    # the product inside the mask is verified with the mask's keypoints; the one beside it, which
+    # the mask does not show, with every keypoint of the keyframe
+    assert got["Tropicana-Apple-Juice"].verified and got["Tropicana-Apple-Juice"].frame_masked
+    assert got["Oatly-Oat-Milk"].verified and not got["Oatly-Oat-Milk"].frame_masked
+    masked_only = S.model_copy(update=dict(kp_keyframe_fallback=False))
+    got = dict(frame_evidence(frame, "f", cats, [0.5, 0.5], masked_only)[0])
+    assert got["Tropicana-Apple-Juice"].verified and not got["Oatly-Oat-Milk"].verified
 
     # the mask holds the wrong object (here: the empty right half is masked, nothing verifies
     # inside it): every keypoint of the keyframe is used, both products are found
@@ -110,7 +114,7 @@ def test_evidence_redoes_the_verification_the_matcher_scored(tmp_path, grocery):
     assert not redo_verification(oatly, frame, S, frame_masked=True).verified
 
 
-def test_small_region_outside_the_mask_is_not_a_match(grocery):
+def test_small_product_outside_the_mask_is_found_unless_a_minimum_area_is_asked(grocery):
     cat = _cat_bundle(iconic(grocery, "Tropicana-Apple-Juice"))
     big, _ = perspective_copy(iconic(grocery, "Tropicana-Apple-Juice"), out_size=(400, 400), seed=4, occlude=False)
     scene = np.full((1200, 1200, 3), 90, np.uint8)
@@ -118,7 +122,42 @@ def test_small_region_outside_the_mask_is_not_a_match(grocery):
     frame = AssetBundle.from_featureset(extract_asset_features(scene, None))
     assert verify_pair(cat, frame, S).verified  # found where the mask is (here: everywhere)
     ev = verify_pair(cat, frame, S, frame_masked=False)
-    assert not ev.verified and ev.area < S.kp_fallback_min_area and "small region" in ev.reason
+    assert ev.verified and ev.area < 0.1  # a product on a shelf behind the one held up is still shown
+    only_big = S.model_copy(update=dict(kp_fallback_min_area=0.15))
+    ev = verify_pair(cat, frame, only_big, frame_masked=False)
+    assert not ev.verified and ev.area < 0.15 and "small region" in ev.reason
+
+
+def test_three_products_side_by_side_each_match_in_their_own_region(tmp_path, grocery):
+    """A shelf frame with three products, one of them small and blurry (downscaled to ~110 px
+    wide, blurred and JPEG-compressed): the mask holds the first only, and each of the three is
+    still verified where it stands and wins its own region."""
+    import cv2
+
+    names = ["Tropicana-Apple-Juice", "Oatly-Oat-Milk", "Arla-Medium-Fat-Milk"]
+    cats = _catalog_assets(tmp_path, grocery, names)
+    cells = [perspective_copy(_product_only(iconic(grocery, n)), out_size=(300, 400), seed=10 + i, occlude=False)[0]
+             for i, n in enumerate(names)]
+    small = cv2.resize(cells[2], (110, 147), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 0.8)
+    small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], cv2.IMREAD_COLOR)
+    cells[2] = np.full_like(cells[2], 110)
+    cells[2][120:267, 95:205] = small
+    scene = np.hstack(cells)
+    mask = np.zeros(scene.shape[:2], np.uint8)
+    mask[:, :300] = 255
+    frame = Asset("f", None, None, None, None,
+                  str(save_asset_features(tmp_path / "f.npz", extract_asset_features(scene, mask))), owner_id="v")
+    fb = frame.bundle()
+    ev, duels = frame_evidence(fb, "f", cats, [0.5] * 3, S)
+    ev = dict(ev)
+    for i, n in enumerate(names):
+        assert ev[n].verified, (n, ev[n].reason)
+        cx = float(ev[n].quad[:, 0].mean())
+        assert 300 * i < cx < 300 * (i + 1)  # in its own third of the frame
+    assert ev[names[2]].area < 0.05
+    scores = {p.product_id: p for p in compete(list(ev.items()), S, duels)}
+    assert all(scores[n].suppressed_by is None and scores[n].logit > -np.inf for n in names)
 
 
 def test_product_mostly_outside_the_keyframe_is_not_verified(grocery):
