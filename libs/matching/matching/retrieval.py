@@ -23,12 +23,15 @@ def best_similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, d
 
 
 def first_pass_similarity(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
-    """The first pass's question for each keyframe: how close is the whole frame to the nearest
-    catalog image? (whole-frame embeddings: the keyframe is not segmented yet)."""
+    """The first pass's question for each keyframe: how close is the frame, or one of its regions
+    (``embed_regions``: the whole frame and its quadrants), to the nearest catalog image? The
+    keyframe is not segmented yet; a shelf of four products is far from each one's catalog image
+    as a whole, and near it in the quadrant that holds it."""
     if not images:
         return np.zeros(0)
-    rgb, gray = embedder.embed(images, [None] * len(images))
-    return best_similarity(rgb, gray, db_rgb, db_gray)
+    rgb, gray = embedder.embed_regions(images)
+    n, r, d = rgb.shape
+    return best_similarity(rgb.reshape(n * r, d), gray.reshape(n * r, d), db_rgb, db_gray).reshape(n, r).max(axis=1)
 
 
 def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,

@@ -14,13 +14,15 @@ class MatchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     # --- first pass (media-ingestion, before a keyframe is segmented) ---------------------------
-    # A keyframe whose whole-frame embedding reaches this cosine (max of rgb/gray) with no image of
-    # the job's catalog is not processed any further for that job: no mask, no features, no
-    # verification. Most of a long video shows no catalog product, and segmentation, features
-    # and verification are ~95 % of a keyframe's cost. -1 turns the first pass off.
-    # Train (grocery clips, EfficientNet-Lite0): every keyframe inside a shot of a catalog product
-    # scores >= 0.353 (the lowest that carries a true pair 0.370); 0.30 keeps a margin below that.
-    first_pass_min_sim: float = 0.30
+    # A keyframe none of whose regions (the whole frame and its four quadrants, embedded in one
+    # forward pass: retrieval.first_pass_similarity) reaches this cosine (max of rgb/gray) with
+    # an image of the job's catalog is not processed any further for that job: no mask, no
+    # features, no verification. Most of a long video shows no catalog product, and
+    # segmentation, features and verification are ~95 % of a keyframe's cost. -1 turns it off.
+    # Fitted on train (grocery clips, EfficientNet-Lite0): every keyframe inside a shot of a
+    # catalog product scores >= 0.370; 0.32 keeps the same margin below that as before regions
+    # (0.30 under 0.353 for whole frames). docs/quality.md has what it lets through per set.
+    first_pass_min_sim: float = 0.32
 
     # --- retrieval (SPEC §6.1) ----------------------------------------------------------------
     retrieval_topk: int = 20

@@ -193,3 +193,27 @@ def test_distinct_is_measured_against_what_the_catalog_image_can_give(tmp_path, 
     assert shared.any() and not shared.all()
     assert distinct_rel(right) == min(2.0, right.distinct / max(right.distinct_base, 0.05))
     assert distinct_rel(right) > 0.7  # the right product's inliers are spread like its keypoints
+
+
+def test_first_pass_keeps_a_shelf_whose_product_fills_one_quadrant(grocery, models_dir):
+    """The first pass asks per region: a 2x2 shelf with one catalog product among produce passes
+    FIRST_PASS_MIN_SIM, and its quadrant is far nearer the product than the whole frame; produce
+    alone does not pass."""
+    import cv2
+
+    from matching.retrieval import best_similarity, first_pass_similarity
+    from vision_common.embedding import build_embedder
+    from vision_common.settings import VisionSettings
+
+    embedder = build_embedder(VisionSettings(models_dir=models_dir))
+    names = ["Tropicana-Apple-Juice", "Oatly-Oat-Milk", "Arla-Medium-Fat-Milk"]
+    db_rgb, db_gray = embedder.embed([iconic(grocery, n) for n in names], [None] * 3)
+    produce = sorted((grocery / "val" / "Vegetables").glob("*/*.jpg"))[::5][:4]
+    tiles = [cv2.resize(cv2.imread(str(p)), (180, 180)) for p in produce]
+    with_product = [cv2.resize(_product_only(iconic(grocery, "Oatly-Oat-Milk")), (180, 180))] + tiles[:3]
+    shelves = [np.vstack([np.hstack(t[:2]), np.hstack(t[2:])]) for t in (with_product, tiles)]
+    per_region = first_pass_similarity(embedder, shelves, db_rgb, db_gray)
+    whole = best_similarity(*embedder.embed(shelves, [None, None]), db_rgb, db_gray)
+    assert per_region[0] >= S.first_pass_min_sim and per_region[0] > whole[0] + 0.1
+    assert per_region[1] < S.first_pass_min_sim
+    assert (per_region >= whole - 1e-5).all()  # the whole frame is one of the regions

@@ -82,6 +82,9 @@ def test_clip_loads_a_local_model_and_embeds(tmp_path):
     assert e.dim == 24 and rgb.shape == (3, 24)
     assert np.allclose(np.linalg.norm(rgb, axis=1), 1, atol=1e-5)
     assert np.allclose(rgb[0], rgb[1], atol=1e-5) and not np.allclose(rgb[0], rgb[2], atol=1e-3)
+    # no spatial map in CLIP's pooled output: its only region is the whole image
+    regions, _ = e.embed_regions([a])
+    assert regions.shape == (1, 1, 24) and np.allclose(regions[0, 0], rgb[0], atol=1e-5)
 
 
 def test_clip_without_a_model_path_is_a_clear_error(tmp_path):
@@ -93,6 +96,32 @@ def test_clip_without_a_model_path_is_a_clear_error(tmp_path):
 
 def test_onnx_and_torch_backends_agree(grocery):
     imgs = [iconic(grocery, n) for n in ("Arla-Sour-Milk", "Bravo-Apple-Juice")]
-    a = build_embedder(VisionSettings(embed_backend="onnx", embed_device="cpu")).embed(imgs, [None, None])
-    b = build_embedder(VisionSettings(embed_backend="torch", embed_device="cpu")).embed(imgs, [None, None])
+    onnx = build_embedder(VisionSettings(embed_backend="onnx", embed_device="cpu"))
+    torch = build_embedder(VisionSettings(embed_backend="torch", embed_device="cpu"))
+    a, b = onnx.embed(imgs, [None, None]), torch.embed(imgs, [None, None])
     assert np.allclose(a[0], b[0], atol=1e-4) and np.allclose(a[1], b[1], atol=1e-4)
+    a, b = onnx.embed_regions(imgs), torch.embed_regions(imgs)
+    assert a[0].shape == (2, 5, 1280) and np.allclose(a[0], b[0], atol=1e-4) and np.allclose(a[1], b[1], atol=1e-4)
+
+
+def test_regions_are_the_whole_image_then_its_quadrants(embedder, grocery):
+    """A 2x2 shelf: one product among three produce photos. The quadrant that holds the product
+    is near its catalog image; the whole shelf is not (what the first pass asks per region)."""
+    import cv2
+
+    produce = sorted((grocery / "train" / "Fruit").glob("*/*.jpg"))[::40][:3]
+    clutter = [cv2.resize(cv2.imread(str(p)), (200, 200)) for p in produce]
+    for name in ("Tropicana-Apple-Juice", "Oatly-Oat-Milk"):
+        product = cv2.resize(iconic(grocery, name), (200, 200))
+        cat, _ = embedder.embed([product], [None])
+        for q in range(4):
+            tiles = clutter[:q] + [product] + clutter[q:]
+            shelf = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+            rgb, gray = embedder.embed_regions([shelf])
+            assert rgb.shape == gray.shape == (1, 5, embedder.dim)
+            assert np.allclose(np.linalg.norm(rgb, axis=2), 1, atol=1e-5)
+            whole, _ = embedder.embed([shelf], [None])
+            assert np.abs(rgb[0, 0] - whole[0]).max() < 1e-4  # row 0: the plain whole-image embedding
+            sims = rgb[0] @ cat[0]
+            assert sims.argmax() == 1 + q  # the quadrant holding it, in reading order
+            assert sims[1 + q] > sims[0] + 0.1

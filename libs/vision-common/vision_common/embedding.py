@@ -11,6 +11,12 @@ Models (``EMBED_MODEL``):
     torchvision does not work with the CPU torch pinned here. transformers' ``CLIPModel`` needs
     neither torchvision nor a network; weights converted from open_clip load into it.
 
+Regions (``embed_regions``, the first pass's question before anything is segmented): the whole
+image and its four quadrant windows (REGION_WINDOWS), pooled from the same forward pass's head
+activations, for models that have them (EfficientNet-Lite0); a frame with several products, none
+filling it, is near a product's catalog image in the window that holds that product. Models
+without a spatial map (CLIP's pooled output) give the whole image only.
+
 The embedder sees the product, not the scene: the image is cropped to its mask's box (with a
 small margin) and padded to a square so a tall carton keeps its shape. The crop is *not* painted
 white outside the mask: measured on the grocery train keyframes (frame -> 26 catalog images),
@@ -33,11 +39,21 @@ from .settings import VisionSettings
 log = logging.getLogger(__name__)
 
 
+# Windows of the head activation map pooled by ``embed_regions``: (top, bottom, left, right) as
+# fractions of the map. The whole image first, then its four quadrants, each 4/7 of a side (4x4
+# cells of EfficientNet-Lite0's 7x7 map at 224 px), so that they overlap a little at the centre.
+REGION_WINDOWS = ((0.0, 1.0, 0.0, 1.0),
+                  (0.0, 4 / 7, 0.0, 4 / 7), (0.0, 4 / 7, 3 / 7, 1.0),
+                  (3 / 7, 1.0, 0.0, 4 / 7), (3 / 7, 1.0, 3 / 7, 1.0))
+
+
 class Embedder(Protocol):
     name: str
     dim: int
 
     def embed(self, images: list[np.ndarray], masks: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def embed_regions(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def l2n(x: np.ndarray) -> np.ndarray:
@@ -97,6 +113,24 @@ class _TorchEmbedder:
         feats = l2n(np.concatenate(out))
         return np.ascontiguousarray(feats[0::2]), np.ascontiguousarray(feats[1::2])
 
+    def embed_regions(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, gray), each (N, R, dim): the whole image (row 0, the same vector as ``embed``
+        without a mask) and, where the model has a spatial map, the REGION_WINDOWS after it."""
+        if not images:
+            return np.zeros((0, 1, self.dim), np.float32), np.zeros((0, 1, self.dim), np.float32)
+        flat = [v for im in images for v in self._views(im, None)]
+        out = []
+        with self.torch.inference_mode():
+            for i in range(0, len(flat), 2 * self.batch_size):
+                x = self._to_tensor(flat[i:i + 2 * self.batch_size]).to(self.device)
+                out.append(self._regions(x))
+        feats = l2n(np.concatenate(out))
+        return np.ascontiguousarray(feats[0::2]), np.ascontiguousarray(feats[1::2])
+
+    def _regions(self, x) -> np.ndarray:
+        """(N, R, dim) unnormalised region vectors; without a spatial map, the pooled one only."""
+        return self._forward(x).float().cpu().numpy()[:, None, :]
+
 
 class EfficientNetLite0Embedder(_TorchEmbedder):
     """EfficientNet-Lite0 head features, average-pooled (1280-d).
@@ -150,13 +184,15 @@ class EfficientNetLite0Embedder(_TorchEmbedder):
                 self.m = model
 
             def forward(self, x):
-                return self.m.extract_features(x).mean(dim=(2, 3))
+                f = self.m.extract_features(x)
+                return f.mean(dim=(2, 3)), f
 
         buf = io.BytesIO()
         with warnings.catch_warnings():  # the exporter's deprecation chatter, not our problem
             warnings.simplefilter("ignore")
             torch.onnx.export(Pooled().eval(), torch.zeros(1, 3, self.size, self.size), buf,
-                              input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+                              input_names=["x"], output_names=["y", "map"],
+                              dynamic_axes={"x": {0: "n"}, "y": {0: "n"}, "map": {0: "n"}},
                               opset_version=17, dynamo=False)
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(1, int(threads))
@@ -170,9 +206,27 @@ class EfficientNetLite0Embedder(_TorchEmbedder):
 
     def _forward(self, x):
         if self.ort is not None:
-            return self.torch.from_numpy(self.ort.run(None, {"x": x.numpy()})[0])
+            return self.torch.from_numpy(self.ort.run(["y"], {"x": x.numpy()})[0])
         f = self.model.extract_features(x)  # (N, 1280, h, w) head activations
         return f.mean(dim=(2, 3))
+
+    def _regions(self, x) -> np.ndarray:
+        if self.ort is not None:
+            fmap = self.ort.run(["map"], {"x": x.numpy()})[0]
+        else:
+            fmap = self.model.extract_features(x).float().cpu().numpy()
+        return pool_windows(fmap)
+
+
+def pool_windows(fmap: np.ndarray, windows=REGION_WINDOWS) -> np.ndarray:
+    """(N, C, h, w) activations -> (N, len(windows), C): the mean over each window."""
+    h, w = fmap.shape[2:]
+    out = []
+    for t, b, lft, r in windows:
+        y0, y1 = int(round(t * h)), max(int(round(t * h)) + 1, int(round(b * h)))
+        x0, x1 = int(round(lft * w)), max(int(round(lft * w)) + 1, int(round(r * w)))
+        out.append(fmap[:, :, y0:y1, x0:x1].mean(axis=(2, 3)))
+    return np.stack(out, axis=1)
 
 
 class ClipEmbedder(_TorchEmbedder):

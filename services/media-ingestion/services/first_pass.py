@@ -2,7 +2,8 @@
 
 A long video is mostly footage of something else. Every keyframe is stored, but a job sends on
 (to segmentation, features and verification, ~95 % of a keyframe's cost) only those whose
-whole-frame embedding reaches FIRST_PASS_MIN_SIM with some image of the job's own catalog.
+embedding, of the whole frame or of one of its quadrants, reaches FIRST_PASS_MIN_SIM with some
+image of the job's own catalog.
 
 The catalog is collected and embedded while videos download; the first pass waits for the job's
 `image.embeddings` stage to complete (at most FIRST_PASS_WAIT_S, once per job). Past that, or with
