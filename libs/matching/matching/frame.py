@@ -7,6 +7,7 @@ with matching.pipeline (the bench, which caches the evidence), so both run exact
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -25,11 +26,12 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
     """Verify each candidate (skipping those below SIM_DEEP_MIN or with unreadable features) and
     run the duels between overlapping ones. Returns ((product_id, evidence) list, duels).
 
-    The keyframe's keypoints inside its product mask (the salient, held product) are tried first;
-    with KP_KEYFRAME_FALLBACK on, each candidate that does not reach a stage-1 logit of
-    KP_FALLBACK_BELOW there is verified again with every keypoint of the keyframe: the mask held
-    another object, or this product stands beside the masked one (a frame with three products is
-    three questions); in that pass a product must cover KP_FALLBACK_MIN_AREA of the keyframe."""
+    The keyframe's keypoints inside its product mask (the salient, held product) are tried first.
+    With KP_KEYFRAME_FALLBACK on, candidates are verified again with every keypoint of the
+    keyframe: all of them when none reaches a stage-1 logit of KP_FALLBACK_BELOW inside the mask
+    (the mask held another object), otherwise those the mask did not verify at all (a product
+    beside the masked one: a frame with three products is three questions); in that pass a
+    product must cover KP_FALLBACK_MIN_AREA of the keyframe."""
     todo = []
     for c, sim in zip(candidates, sims):
         if sim < s.sim_deep_min:
@@ -52,9 +54,16 @@ def frame_evidence(frame_bundle: AssetBundle, frame_id: str, candidates: list[As
     items = run(True, todo)
     # (no keypoint outside the mask: the second pass would repeat the first)
     if s.kp_keyframe_fallback and frame_bundle.mask_split(s.kp_match_method) is not None:
-        weak = [i for i, (ev, _, _) in enumerate(items) if pair_logit(ev, s) < s.kp_fallback_below]
-        for i, again in zip(weak, run(False, [todo[i] for i in weak])):
-            items[i] = again
+        logits = [pair_logit(ev, s) for ev, _, _ in items]
+        # The mask shows no catalog product: every candidate looks at the whole keyframe. It
+        # shows one: its verdicts stand (a sibling verified there and beaten is what makes the
+        # winner sure), and only the candidates it did not verify at all look elsewhere.
+        if max(logits, default=-math.inf) < s.kp_fallback_below:
+            again = range(len(items))
+        else:
+            again = [i for i, z in enumerate(logits) if z == -math.inf]
+        for i, redone in zip(again, run(False, [todo[i] for i in again])):
+            items[i] = redone
     return [(pid, ev) for ev, _, pid in items], frame_duels(frame_bundle, items, s)
 
 

@@ -35,11 +35,11 @@ class MatchSettings(BaseSettings):
     kp_match_method: str = "sift"  # which stored features the verifier matches (sift | akaze)
     # Catalog images are matched with their keypoints inside the product mask (bundles written
     # with KP_REGION=image flag them). Keyframes: first with the keypoints inside their mask (the
-    # salient, held product); each candidate that does not reach a stage-1 logit of
-    # kp_fallback_below there (unverified counts as -inf) is verified again with every keypoint
-    # of the keyframe (kp_keyframe_fallback): U2NetP often masks the wrong object in store photos
-    # (a carton behind the hand, a shelf edge), and a product beside the masked one is a question
-    # of its own. docs/quality.md has the train CV of each variant of this rule.
+    # salient, held product). Then, with kp_keyframe_fallback, every keypoint of the keyframe:
+    # for all candidates when none reaches a stage-1 logit of kp_fallback_below inside the mask
+    # (U2NetP often masks the wrong object in store photos: a carton behind the hand, a shelf
+    # edge), and otherwise for the candidates the mask did not verify at all (a product beside
+    # the masked one is a question of its own). docs/quality.md has the train CV of each variant.
     kp_mask_catalog: bool = True
     kp_keyframe_fallback: bool = True
     kp_fallback_below: float = 0.0

@@ -7,7 +7,7 @@ from matching.aggregate import aggregate
 from matching.distinct import prepare_catalog
 from matching.evidence import redo_verification
 from matching.frame import frame_evidence
-from matching.scoring import compete, distinct_rel
+from matching.scoring import compete, distinct_rel, pair_logit
 from matching.settings import MatchSettings
 from matching.verify import verify_pair, visible_share
 from vision_common.testing import iconic, perspective_copy
@@ -126,6 +126,25 @@ def test_small_product_outside_the_mask_is_found_unless_a_minimum_area_is_asked(
     only_big = S.model_copy(update=dict(kp_fallback_min_area=0.15))
     ev = verify_pair(cat, frame, only_big, frame_masked=False)
     assert not ev.verified and ev.area < 0.15 and "small region" in ev.reason
+
+
+def test_a_sibling_beaten_inside_the_mask_stays_there_as_the_winners_rival(tmp_path, grocery):
+    """Arla Medium Fat held up (masked) with Oatly beside it; Arla Standard, its sibling, is in
+    the catalog too. The sibling verifies inside the mask on the shared print and loses there:
+    that verdict stands (it is what makes the winner sure), while Oatly, which the mask does not
+    show, is looked for with the whole keyframe."""
+    cats = _catalog_assets(tmp_path, grocery, ["Arla-Medium-Fat-Milk", "Arla-Standard-Milk", "Oatly-Oat-Milk"])
+    scene, mask = _two_product_scene(grocery, left="Arla-Medium-Fat-Milk", right="Oatly-Oat-Milk")
+    frame = AssetBundle.from_featureset(extract_asset_features(scene, mask))
+    ev, duels = frame_evidence(frame, "f", cats, [0.5] * 3, S)
+    got = dict(ev)
+    sibling = got["Arla-Standard-Milk"]
+    assert sibling.verified and sibling.frame_masked and pair_logit(sibling, S) < S.kp_fallback_below
+    assert got["Oatly-Oat-Milk"].verified and not got["Oatly-Oat-Milk"].frame_masked
+    scores = {p.product_id: p for p in compete(ev, S, duels)}
+    assert scores["Arla-Standard-Milk"].suppressed_by == "Arla-Medium-Fat-Milk"
+    assert scores["Arla-Medium-Fat-Milk"].margin is not None and scores["Arla-Medium-Fat-Milk"].score_pair > 0.95
+    assert scores["Oatly-Oat-Milk"].score_pair > 0.8
 
 
 def test_three_products_side_by_side_each_match_in_their_own_region(tmp_path, grocery):
