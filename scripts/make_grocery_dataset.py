@@ -27,6 +27,10 @@ from a random stream of each photo's own):
               old footage
   --grid      every clip shot is a 2x2 shelf: its photo in one cell, three produce photos no clip
               uses in the others (each product a quarter of the frame, among others)
+  --shelf     every clip shot is a 2x2 shelf of catalog products: its photo in one cell, store
+              photos of three other catalog products of the split in the others (drawn per shot,
+              so they recur across clips); every product on a shelf is a match of its clip
+              (truth.json's shots list them as "beside")
 More open-set twins (a different plan: fewer catalog products, more held-out photos):
   --more-twins     also hold MORE_TWINS out of the catalog
 Another clip generator (the same plan and photos, filmed differently):
@@ -48,6 +52,8 @@ Examples:
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-degraded --degrade
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-grid --grid
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-wide --footage wide
+  # several catalog products in every frame (2x2 shelves of them)
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-shelf --shelf
 """
 from __future__ import annotations
 
@@ -258,15 +264,33 @@ class Look:
     """What a clip shot shows under --degrade / --grid (see the module doc); each photo's changes
     come from a random stream of its own, so they do not depend on the order of rendering."""
 
-    def __init__(self, grocery: Path, seed: int, degrade: bool, grid_pool: list[str] | None):
+    def __init__(self, grocery: Path, seed: int, degrade: bool, grid_pool: list[str] | None,
+                 shelf_pool: list[str] | None = None):
         self.grocery, self.seed, self.degrade, self.grid_pool = grocery, seed, degrade, grid_pool
+        self.shelf_pool = shelf_pool
+
+    def neighbours(self, photo: str, rng: random.Random | None = None) -> list[str]:
+        """The three photos beside ``photo`` on its 2x2 shelf (none without --grid / --shelf): unused
+        produce, or (--shelf) store photos of three other catalog products."""
+        rng = rng or random.Random(f"{self.seed}-look-{photo}")
+        if self.shelf_pool is not None:
+            others = [ph for ph in self.shelf_pool if ph.split("/")[3] != photo.split("/")[3]]
+            picked: list[str] = []
+            for ph in rng.sample(others, len(others)):  # three different products
+                if all(ph.split("/")[3] != q.split("/")[3] for q in picked):
+                    picked.append(ph)
+                if len(picked) == 3:
+                    return picked
+        if self.grid_pool is not None:
+            return rng.sample(self.grid_pool, 3)
+        return []
 
     def image(self, photo: str) -> np.ndarray:
         img = cv2.imread(str(self.grocery / photo))
         rng = random.Random(f"{self.seed}-look-{photo}")
-        if self.grid_pool is not None:
+        if self.grid_pool is not None or self.shelf_pool is not None:
             side = min(img.shape[:2])
-            cells = [photo] + rng.sample(self.grid_pool, 3)
+            cells = [photo] + self.neighbours(photo, rng)
             order = rng.sample(range(4), 4)
             tiles = [cv2.resize(self._square(cv2.imread(str(self.grocery / cells[i]))), (side, side)) for i in order]
             img = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
@@ -361,7 +385,7 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
           gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0,
           degrade: bool = False, grid: bool = False, footage: Footage = Footage(),
-          more_twins: bool = False) -> dict:
+          more_twins: bool = False, shelf: bool = False) -> dict:
     held_out = HELD_OUT + (MORE_TWINS if more_twins else ())
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
@@ -409,7 +433,9 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     unused_produce = sorted(ph for ph in produce if ph not in used)
     if bury_minutes > 0:
         filler = Filler(grocery, unused_produce, random.Random(f"{seed}-bury-{split}"), footage.fps)
-    look = Look(grocery, seed, degrade, unused_produce if grid else None)
+    # --shelf: store photos of the catalog's products (they may recur beside other clips' shots)
+    shelf_pool = sorted(ph for k, v in packages.items() if k not in held_out for ph in v) if shelf else None
+    look = Look(grocery, seed, degrade, unused_produce if grid else None, shelf_pool)
     if grid and len(unused_produce) < 3:
         raise SystemExit("--grid: fewer than 3 produce photos of the split are left for the shelves")
 
@@ -426,11 +452,14 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
         spans = write_video(out / "videos" / f"{vid}.mp4", shots,
                             lambda sh: filler.image(sh.photo) if sh.filler else look.image(sh.photo), footage)
         for si, (sh, (start, end)) in enumerate(zip(shots, spans)):
-            also = [slug(c) for c in ALSO_SHOWN.get(sh.photo, ()) if slug(c) in in_catalog]
+            beside = [] if sh.filler else look.neighbours(sh.photo)
+            also = [slug(c) for ph in [sh.photo, *beside] for c in ALSO_SHOWN.get(ph, ()) if slug(c) in in_catalog]
             shots_all.append({"video_id": vid, "shot": si, "start": round(start, 3), "end": round(end, 3),
                               "photo": sh.photo, "class": sh.label,
                               "product_id": slug(sh.label) if sh.in_catalog else None,
                               "in_catalog": sh.in_catalog, **({"filler": True} if sh.filler else {}),
+                              **({"beside": [{"photo": ph, "product_id": slug(ph.split("/")[3])} for ph in beside]}
+                                 if shelf else {}),
                               **({"also_shown": also} if also else {})})
         duration = spans[-1][1]
         entry = {"video_id": vid, "platform": "local", "title": f"Grocery clip {vid}",
@@ -441,10 +470,14 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
             entry.update(clip_start=round(spans[offset][0], 3), clip_end=round(spans[offset + len(clip) - 1][1], 3))
         videos.append(entry)
         subjects = [slug(c) for c in dict.fromkeys(sh.label for sh in clip if sh.in_catalog)]
+        if shelf:  # every product on a shelf is shown as plainly as the shot's own
+            subjects = list(dict.fromkeys(subjects + [slug(ph.split("/")[3]) for sh in clip
+                                                      for ph in look.neighbours(sh.photo)]))
         for pid in subjects:
             assert pid in in_catalog
             matches.append({"product_id": pid, "video_id": vid})
-        for pid in dict.fromkeys(slug(c) for sh in clip for c in ALSO_SHOWN.get(sh.photo, ())):
+        for pid in dict.fromkeys(slug(c) for sh in clip for ph in [sh.photo, *look.neighbours(sh.photo)]
+                                 for c in ALSO_SHOWN.get(ph, ())):
             if pid in in_catalog and pid not in subjects:
                 also_shown.append({"product_id": pid, "video_id": vid})
 
@@ -453,7 +486,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     meta = {"split": split, "seed": seed, "held_out": list(held_out), "fps": footage.fps, "size": footage.height,
             "width": footage.width,
             "gallery": {k: v for k, v in (gallery or {}).items() if k not in held_out},
-            "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid}
+            "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid, "shelf": shelf}
     (out / "truth.json").write_text(json.dumps({"matches": matches, **({"also_shown": also_shown} if also_shown else {}),
                                                 "shots": shots_all, "meta": meta}, indent=1))
     return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
@@ -485,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="every clip shot small (80-200 px), blurred and JPEG-compressed, enlarged back")
     ap.add_argument("--grid", action="store_true",
                     help="every clip shot a 2x2 shelf: its photo among three unused produce photos")
+    ap.add_argument("--shelf", action="store_true",
+                    help="every clip shot a 2x2 shelf of catalog products: its photo among store photos of "
+                         "three other catalog products of the split, each of them a match of the clip")
     ap.add_argument("--more-twins", action="store_true",
                     help="hold four more products out of the catalog (MORE_TWINS), each beside a sibling that "
                          "stays in it: more clips whose only product is a twin missing from the catalog")
@@ -502,8 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     gallery = gallery_photos(grocery, args.gallery_from, args.gallery, args.seed) if args.gallery else None
     if args.bury < 0:
         ap.error("--bury must be >= 0")
+    if args.grid and args.shelf:
+        ap.error("--grid and --shelf are two kinds of shelf: pick one")
     print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid,
-                           FOOTAGE[args.footage], args.more_twins)))
+                           FOOTAGE[args.footage], args.more_twins, args.shelf)))
     return 0
 
 

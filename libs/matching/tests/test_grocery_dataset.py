@@ -180,3 +180,27 @@ def test_products_a_photo_shows_on_the_shelf_are_listed_apart_from_the_matches(t
         assert pid in catalog
         shown = [s for s in truth["shots"] if s["video_id"] == vid and pid in s.get("also_shown", [])]
         assert shown and all(pid in {slug(c) for c in ALSO_SHOWN[s["photo"]]} for s in shown)
+
+
+def test_shelf_puts_three_other_catalog_products_beside_each_shot_and_all_are_matches(tmp_path, grocery):
+    plain, shelf = tmp_path / "plain", tmp_path / "shelf"
+    assert build(plain, grocery, "--videos", "3").returncode == 0
+    r = build(shelf, grocery, "--videos", "3", "--shelf")
+    assert r.returncode == 0, r.stderr
+    catalog = {p["product_id"] for p in json.loads((shelf / "catalog.json").read_text())["products"]}
+    truth, before = (json.loads((d / "truth.json").read_text()) for d in (shelf, plain))
+    assert truth["meta"]["shelf"]
+    # the same plan: each shot's own photo and timeline; three neighbours more per shot
+    assert [(s["photo"], s["start"]) for s in truth["shots"]] == [(s["photo"], s["start"]) for s in before["shots"]]
+    matches = {(m["product_id"], m["video_id"]) for m in truth["matches"]}
+    assert {(m["product_id"], m["video_id"]) for m in before["matches"]} <= matches
+    for s in truth["shots"]:
+        beside = s["beside"]
+        assert len(beside) == 3 and len({b["product_id"] for b in beside} | {s["product_id"]}) == 4
+        for b in beside:
+            assert b["product_id"] in catalog and (b["product_id"], s["video_id"]) in matches
+            assert b["photo"].startswith("val/Packages/")
+    assert len(matches) > 2 * len(before["matches"])
+    both = subprocess.run([sys.executable, str(SCRIPT), "--split", "val", str(tmp_path / "x"), "--grid", "--shelf",
+                           "--grocery", str(grocery)], capture_output=True, text=True, timeout=60)
+    assert both.returncode == 2 and "pick one" in both.stderr
