@@ -12,8 +12,9 @@ one JSON object:
   stage_seconds (per stage, summed over workers), matching_seconds, errors, false_positives,
   false_negatives, calibration (precision per score bin over every scored pair, accepted or
   not); also_shown (accepted pairs that truth.json lists as "also_shown": a product the clip
-  shows on a shelf behind its subject, counted neither right nor wrong); video_minutes and per_video_minute (seconds per minute of video: wall clock of the
-  keyframe stages and of matching, and each stage's CPU seconds, decoding apart);
+  shows on a shelf behind its subject, counted neither right nor wrong); video_minutes and
+  per_video_minute (seconds per minute of video: wall clock of the keyframe stages and of
+  matching, and each stage's CPU seconds, decoding apart);
   segments (time_recall, time_precision, shots_found of the accepted true matches' on-screen
   segments against the truth's shot timeline) and verified_keyframes (how many keyframes the
   first pass let through to verification).
@@ -115,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     t2 = time.perf_counter()
 
     _, _, truth = load_dataset(args.dataset)
+    truth_file = args.dataset / "truth.json"
+    truth_doc = json.loads(truth_file.read_text()) if truth_file.is_file() else {}
+    shots = truth_doc.get("shots")
     result: dict = {}
     if truth is not None:
-        also_shown = json.loads((args.dataset / "truth.json").read_text()).get("also_shown", [])
+        also_shown = truth_doc.get("also_shown", [])
         result.update(evaluate(matches, truth, fevs, prep.catalog, also_shown))
         true = {(t["product_id"], t["video_id"]) for t in truth}
         either = {(t["product_id"], t["video_id"]) for t in also_shown} - true
@@ -128,12 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         result["also_shown"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
                                 for (p, v) in sorted(set(pred) & either)]
         result["calibration"] = evaluate_calibration(fevs, pairs, truth, ms, also_shown=also_shown)
-        shots_truth = json.loads((args.dataset / "truth.json").read_text()).get("shots")
-        if shots_truth:
-            result["segments"] = evaluate_segments(matches, shots_truth)
-            result["first_pass"] = evaluate_first_pass(prep.first_pass, shots_truth)
+        if shots:
+            result["segments"] = evaluate_segments(matches, shots)
+            result["first_pass"] = evaluate_first_pass(prep.first_pass, shots)
     if args.fit or (args.cv and truth is not None):
-        shots = json.loads((args.dataset / "truth.json").read_text()).get("shots")
         if not shots:
             print("--fit and --cv need per-shot truth ('shots' in truth.json)", file=sys.stderr)
             return 2

@@ -149,6 +149,11 @@ def shared_dataset(name: str) -> Path:
     return base / "datasets" / name
 
 
+def photo_class(photo: str) -> str:
+    """The class folder of a store photo ("val/Packages/Juice/Bravo-Apple-Juice/x.jpg" -> "Bravo-Apple-Juice")."""
+    return photo.split("/")[3]
+
+
 def read_split(grocery: Path, split: str) -> tuple[dict[str, list[str]], list[str]]:
     """Photos per packaged class, and the produce photos, of one split."""
     packages: dict[str, list[str]] = defaultdict(list)
@@ -274,10 +279,10 @@ class Look:
         produce, or (--shelf) store photos of three other catalog products."""
         rng = rng or random.Random(f"{self.seed}-look-{photo}")
         if self.shelf_pool is not None:
-            others = [ph for ph in self.shelf_pool if ph.split("/")[3] != photo.split("/")[3]]
+            others = [ph for ph in self.shelf_pool if photo_class(ph) != photo_class(photo)]
             picked: list[str] = []
             for ph in rng.sample(others, len(others)):  # three different products
-                if all(ph.split("/")[3] != q.split("/")[3] for q in picked):
+                if all(photo_class(ph) != photo_class(q) for q in picked):
                     picked.append(ph)
                 if len(picked) == 3:
                     return picked
@@ -341,7 +346,7 @@ def plan_clip(rng: random.Random, pools: dict[str, list[str]], cat_classes: list
     for _ in range(n_dis):
         if held and rng.random() < 0.5:
             ph = held.pop()
-            picked.append((ph, ph.split("/")[3], False))
+            picked.append((ph, photo_class(ph), False))
         elif prod_pool:
             ph = prod_pool.pop()
             picked.append((ph, "produce:" + ph.split("/")[-2], False))
@@ -419,7 +424,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     held = [ph for k in sorted(pools) if k in held_out for ph in pools[k]]
     rng.shuffle(held)
     if more_twins:  # every held-out twin is shown: their photos in turns, class by class
-        held = round_robin(held, key=lambda ph: ph.split("/")[3])
+        held = round_robin(held, key=photo_class)
     prod_pool = rng.sample(produce, len(produce))
 
     clips = []
@@ -451,14 +456,16 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
             shots, offset = pre + clip + post, len(pre)
         spans = write_video(out / "videos" / f"{vid}.mp4", shots,
                             lambda sh: filler.image(sh.photo) if sh.filler else look.image(sh.photo), footage)
+        # what each clip shot shows: its photo, then those beside it on a --grid / --shelf shelf
+        shown = {sh.photo: [sh.photo, *look.neighbours(sh.photo)] for sh in clip}
         for si, (sh, (start, end)) in enumerate(zip(shots, spans)):
-            beside = [] if sh.filler else look.neighbours(sh.photo)
+            beside = [] if sh.filler else shown[sh.photo][1:]
             also = [slug(c) for ph in [sh.photo, *beside] for c in ALSO_SHOWN.get(ph, ()) if slug(c) in in_catalog]
             shots_all.append({"video_id": vid, "shot": si, "start": round(start, 3), "end": round(end, 3),
                               "photo": sh.photo, "class": sh.label,
                               "product_id": slug(sh.label) if sh.in_catalog else None,
                               "in_catalog": sh.in_catalog, **({"filler": True} if sh.filler else {}),
-                              **({"beside": [{"photo": ph, "product_id": slug(ph.split("/")[3])} for ph in beside]}
+                              **({"beside": [{"photo": ph, "product_id": slug(photo_class(ph))} for ph in beside]}
                                  if shelf else {}),
                               **({"also_shown": also} if also else {})})
         duration = spans[-1][1]
@@ -471,13 +478,12 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
         videos.append(entry)
         subjects = [slug(c) for c in dict.fromkeys(sh.label for sh in clip if sh.in_catalog)]
         if shelf:  # every product on a shelf is shown as plainly as the shot's own
-            subjects = list(dict.fromkeys(subjects + [slug(ph.split("/")[3]) for sh in clip
-                                                      for ph in look.neighbours(sh.photo)]))
+            subjects = list(dict.fromkeys(subjects + [slug(photo_class(ph)) for sh in clip
+                                                      for ph in shown[sh.photo][1:]]))
         for pid in subjects:
             assert pid in in_catalog
             matches.append({"product_id": pid, "video_id": vid})
-        for pid in dict.fromkeys(slug(c) for sh in clip for ph in [sh.photo, *look.neighbours(sh.photo)]
-                                 for c in ALSO_SHOWN.get(ph, ())):
+        for pid in dict.fromkeys(slug(c) for sh in clip for ph in shown[sh.photo] for c in ALSO_SHOWN.get(ph, ())):
             if pid in in_catalog and pid not in subjects:
                 also_shown.append({"product_id": pid, "video_id": vid})
 

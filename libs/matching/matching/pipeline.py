@@ -334,7 +334,7 @@ def evaluate(matches: list[ProductVideoMatch], truth: list[dict], fevs: list[Fra
     """Precision and recall of the accepted pairs against ``truth``. ``also_shown`` pairs (a
     product a clip shows only on a shelf behind its subject, truth.json's "also_shown") count
     neither way: not needed for recall, not wrong when reported."""
-    true = {(t["product_id"], t["video_id"]) for t in truth}
+    true = _pairs(truth)
     pred = {(m.product_id, m.video_id) for m in matches if m.accepted}
     either = _pairs(also_shown) - true
     tp = len(true & pred)
@@ -359,7 +359,7 @@ def evaluate_calibration(fevs: list[FrameEvidence], pairs: list[PairScore], trut
     """Precision per score bin over every scored (product, video), accepted or not: what a score
     means on this dataset (a threshold means one thing only if these agree across datasets).
     ``also_shown`` pairs are left out (see ``evaluate``)."""
-    true = {(t["product_id"], t["video_id"]) for t in truth}
+    true = _pairs(truth)
     either = _pairs(also_shown) - true
     scored = [m for m in aggregate(pairs, {fe.frame_id: fe.info for fe in fevs}, s, include_rejected=True)
               if (m.product_id, m.video_id) not in either]

@@ -103,27 +103,23 @@ class _TorchEmbedder:
             raise ValueError("images and masks must have the same length")
         if not images:
             return np.zeros((0, self.dim), np.float32), np.zeros((0, self.dim), np.float32)
-        views = [self._views(im, m) for im, m in zip(images, masks)]
-        flat = [v for pair in views for v in pair]  # rgb0, gray0, rgb1, gray1, ...
-        out = []
-        with self.torch.inference_mode():
-            for i in range(0, len(flat), 2 * self.batch_size):
-                x = self._to_tensor(flat[i:i + 2 * self.batch_size]).to(self.device)
-                out.append(self._forward(x).float().cpu().numpy())
-        feats = l2n(np.concatenate(out))
-        return np.ascontiguousarray(feats[0::2]), np.ascontiguousarray(feats[1::2])
+        return self._run([self._views(im, m) for im, m in zip(images, masks)],
+                         lambda x: self._forward(x).float().cpu().numpy())
 
     def embed_regions(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(rgb, gray), each (N, R, dim): the whole image (row 0, the same vector as ``embed``
         without a mask) and, where the model has a spatial map, the REGION_WINDOWS after it."""
         if not images:
             return np.zeros((0, 1, self.dim), np.float32), np.zeros((0, 1, self.dim), np.float32)
-        flat = [v for im in images for v in self._views(im, None)]
+        return self._run([self._views(im, None) for im in images], self._regions)
+
+    def _run(self, views: list[tuple[np.ndarray, np.ndarray]], forward) -> tuple[np.ndarray, np.ndarray]:
+        """``forward`` over the (rgb, gray) views in batches; L2-normalised (rgb, gray) rows."""
+        flat = [v for pair in views for v in pair]  # rgb0, gray0, rgb1, gray1, ...
         out = []
         with self.torch.inference_mode():
             for i in range(0, len(flat), 2 * self.batch_size):
-                x = self._to_tensor(flat[i:i + 2 * self.batch_size]).to(self.device)
-                out.append(self._regions(x))
+                out.append(forward(self._to_tensor(flat[i:i + 2 * self.batch_size]).to(self.device)))
         feats = l2n(np.concatenate(out))
         return np.ascontiguousarray(feats[0::2]), np.ascontiguousarray(feats[1::2])
 
