@@ -35,6 +35,12 @@ More open-set twins (a different plan: fewer catalog products, more held-out pho
   --more-twins     also hold MORE_TWINS out of the catalog
 Another clip generator (the same plan and photos, filmed differently):
   --footage wide   640x360 at 25 fps, the camera's square view between black bars
+A bigger catalog (the same clips and truth):
+  --catalog-size N  pad the catalog to N products with listings no clip is about, one product
+                    per image: the produce iconic images and ../shared's goods photos (about
+                    120, kinds in turns), then train store photos of produce no clip uses. A
+                    produce listing whose class a clip shows is listed in truth.json's
+                    "also_shown" (a matcher may report it or not)
 
 Every photo is used at most once per dataset (filler photos only recur as filler); the same
 --seed gives the same dataset. Images
@@ -54,6 +60,8 @@ Examples:
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-wide --footage wide
   # several catalog products in every frame (2x2 shelves of them)
   python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-shelf --shelf
+  # the same clips against a catalog of 100 products (retrieval recall@K as the catalog grows)
+  python scripts/make_grocery_dataset.py --split val data/bench/grocery-val-c100 --catalog-size 100
 """
 from __future__ import annotations
 
@@ -168,6 +176,55 @@ def read_split(grocery: Path, split: str) -> tuple[dict[str, list[str]], list[st
         else:
             produce.append(rel)
     return packages, produce
+
+
+def fine_classes(grocery: Path) -> dict[str, str]:
+    """Fine class id of every store photo of both splits and of every iconic image."""
+    out = {}
+    for split in ("train", "val"):
+        for line in (grocery / f"{split}.txt").read_text().splitlines():
+            if line.strip():
+                rel, fine = [c.strip() for c in line.split(",")[:2]]
+                out[rel] = fine
+    for line in (grocery / "classes.csv").read_text().splitlines()[1:]:
+        cols = line.split(",")
+        out[cols[4].lstrip("/")] = cols[1]
+    return out
+
+
+def distractor_listings(grocery: Path, split: str, n: int, seed: int, used: set[str]) -> list[tuple[Path, str | None]]:
+    """``n`` catalog images of things no clip is about, as (path, produce fine class or None).
+
+    Listing-like images first: the produce iconic images (clean, on white) and ../shared's goods
+    photos (objects and pets), their kinds taking turns so every kind is in a small catalog. Past
+    those (about 120), train store photos of produce that no clip of this dataset uses: photos
+    taken like the footage, which a real catalog's lifestyle pictures can be too. Never a
+    packaged product (the catalog's and the held-out twins) and never a val photo."""
+    goods = shared_dataset("goods")
+    fine = fine_classes(grocery)
+    listing_like: dict[str, list[tuple[Path, str | None]]] = defaultdict(list)
+    for path in sorted(goods.glob("*/*/*.jpg")):
+        listing_like[f"goods:{path.parent.name}"].append((path, None))
+    for rel in fine:
+        if rel.startswith("iconic-images") and "/Packages/" not in rel:
+            listing_like[f"produce:{fine[rel]}"].append((grocery / rel, fine[rel]))
+    store: dict[str, list[tuple[Path, str | None]]] = defaultdict(list)
+    for rel in read_split(grocery, "train")[1]:
+        if rel not in used:
+            store[fine[rel]].append((grocery / rel, fine[rel]))
+    rng = random.Random(f"{seed}-distractors-{split}")
+    picked: list[tuple[Path, str | None]] = []
+    for groups in (listing_like, store):
+        keys = sorted(groups)
+        rng.shuffle(keys)
+        queues = [groups[k] for k in keys]
+        while len(picked) < n and any(queues):
+            for q in queues:
+                if q and len(picked) < n:
+                    picked.append(q.pop(0))
+    if len(picked) < n:
+        raise SystemExit(f"--catalog-size: only {len(picked)} distractor images found (goods at {goods})")
+    return picked
 
 
 def iconic_products(grocery: Path) -> list[dict]:
@@ -390,7 +447,7 @@ def write_video(path: Path, shots: list[Shot], image_of: Callable[[Shot], np.nda
 def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
           gallery: dict[str, list[str]] | None = None, bury_minutes: float = 0.0,
           degrade: bool = False, grid: bool = False, footage: Footage = Footage(),
-          more_twins: bool = False, shelf: bool = False) -> dict:
+          more_twins: bool = False, shelf: bool = False, catalog_size: int = 0) -> dict:
     held_out = HELD_OUT + (MORE_TWINS if more_twins else ())
     rng = random.Random(f"{seed}-{split}")
     packages, produce = read_split(grocery, split)
@@ -443,6 +500,23 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     look = Look(grocery, seed, degrade, unused_produce if grid else None, shelf_pool)
     if grid and len(unused_produce) < 3:
         raise SystemExit("--grid: fewer than 3 produce photos of the split are left for the shelves")
+    shown_anywhere = used | (set(unused_produce) if grid or filler is not None else set())
+    listings = distractor_listings(grocery, split, max(0, catalog_size - len(catalog)), seed, shown_anywhere)
+    distractor_class: dict[str, str] = {}  # produce listing -> its fine class
+    distractor_src: dict[str, str] = {}  # listing -> where its image came from (truth.json's meta)
+    for i, (src, fine) in enumerate(listings):
+        pid = f"other-{i:03d}"
+        dst = out / "catalog" / pid / "0.jpg"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        img = cv2.imread(str(src))
+        k = min(1.0, 640 / max(img.shape[:2]))  # a listing-sized image, not a camera original
+        cv2.imwrite(str(dst), cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA))
+        catalog.append({"product_id": pid, "src": "local", "title": f"Other listing {i}", "brand": "other",
+                        "url": f"local://other/{pid}", "keywords": ["other"], "images": [f"catalog/{pid}/0.jpg"]})
+        distractor_src[pid] = str(src.relative_to(grocery)) if fine is not None else f"goods/{src.parent.name}/{src.name}"
+        if fine is not None:
+            distractor_class[pid] = fine
+    fine_of = fine_classes(grocery) if distractor_class else {}
 
     videos, matches, also_shown, shots_all = [], [], [], []
     for vi, clip in enumerate(clips):
@@ -486,13 +560,17 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
         for pid in dict.fromkeys(slug(c) for sh in clip for ph in shown[sh.photo] for c in ALSO_SHOWN.get(ph, ())):
             if pid in in_catalog and pid not in subjects:
                 also_shown.append({"product_id": pid, "video_id": vid})
+        # a produce listing of a class the video shows (a distractor or filler shot, a shelf cell)
+        classes = {fine_of.get(ph) for sh in shots for ph in ([sh.photo] if sh.filler else shown[sh.photo])}
+        also_shown += [{"product_id": pid, "video_id": vid} for pid, c in distractor_class.items() if c in classes]
 
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
     meta = {"split": split, "seed": seed, "held_out": list(held_out), "fps": footage.fps, "size": footage.height,
             "width": footage.width,
             "gallery": {k: v for k, v in (gallery or {}).items() if k not in held_out},
-            "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid, "shelf": shelf}
+            "bury_minutes": bury_minutes, "degrade": degrade, "grid": grid, "shelf": shelf,
+            **({"catalog_size": len(catalog), "other_listings": distractor_src} if catalog_size else {})}
     (out / "truth.json").write_text(json.dumps({"matches": matches, **({"also_shown": also_shown} if also_shown else {}),
                                                 "shots": shots_all, "meta": meta}, indent=1))
     return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
@@ -530,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--more-twins", action="store_true",
                     help="hold four more products out of the catalog (MORE_TWINS), each beside a sibling that "
                          "stays in it: more clips whose only product is a twin missing from the catalog")
+    ap.add_argument("--catalog-size", type=int, default=0, metavar="N",
+                    help="pad the catalog to N products with listings no clip is about (goods and produce "
+                         "photos, one product each): retrieval and matching against a bigger catalog")
     ap.add_argument("--footage", choices=sorted(FOOTAGE), default="square",
                     help="how the clips are filmed: square = 360x360 at 10 fps (the benchmark's camera); "
                          "wide = 640x360 at 25 fps, the square view between black bars")
@@ -547,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid and args.shelf:
         ap.error("--grid and --shelf are two kinds of shelf: pick one")
     print(json.dumps(build(args.split, args.out, grocery, n, args.seed, gallery, args.bury, args.degrade, args.grid,
-                           FOOTAGE[args.footage], args.more_twins, args.shelf)))
+                           FOOTAGE[args.footage], args.more_twins, args.shelf, args.catalog_size)))
     return 0
 
 

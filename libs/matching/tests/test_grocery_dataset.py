@@ -204,3 +204,43 @@ def test_shelf_puts_three_other_catalog_products_beside_each_shot_and_all_are_ma
     both = subprocess.run([sys.executable, str(SCRIPT), "--split", "val", str(tmp_path / "x"), "--grid", "--shelf",
                            "--grocery", str(grocery)], capture_output=True, text=True, timeout=60)
     assert both.returncode == 2 and "pick one" in both.stderr
+
+
+def test_catalog_size_pads_the_catalog_with_listings_no_clip_is_about(tmp_path, grocery):
+    plain, big = tmp_path / "plain", tmp_path / "big"
+    assert build(plain, grocery).returncode == 0
+    r = build(big, grocery, "--catalog-size", "60")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["products"] == 60
+    truth, plain_truth = json.loads((big / "truth.json").read_text()), json.loads((plain / "truth.json").read_text())
+    assert truth["shots"] == plain_truth["shots"] and truth["matches"] == plain_truth["matches"]
+    assert (big / "videos" / "val-000.mp4").read_bytes() == (plain / "videos" / "val-000.mp4").read_bytes()
+
+    products = json.loads((big / "catalog.json").read_text())["products"]
+    others = {p["product_id"]: p for p in products if p["product_id"].startswith("other-")}
+    sources = truth["meta"]["other_listings"]
+    assert len(others) == 34 and set(sources) == set(others)
+    for pid, src in sources.items():
+        img = cv2.imread(str(big / others[pid]["images"][0]))
+        assert img is not None and max(img.shape[:2]) <= 640
+        # never a packaged product (those are the catalog's and the held-out twins), never a photo
+        # of the clips' own split
+        assert "/Packages/" not in src and not src.startswith("val/")
+    # several kinds, taken in turns: no single produce class fills the padding
+    kinds = {src.rsplit("/", 1)[0] for src in sources.values()}
+    assert len(kinds) >= 20
+    # a produce listing of a class a clip shows may be reported: listed apart from the matches
+    def kind(path: str) -> str:  # "train/Fruit/Kiwi/x.jpg" and "iconic-images-.../Fruit/Kiwi/y.jpg" -> "Fruit/Kiwi"
+        return path.split("/", 1)[1].rsplit("/", 1)[0]
+
+    shown = {(kind(s["photo"]), s["video_id"]) for s in truth["shots"]}
+    expected = {(pid, vid) for pid, src in sources.items() if not src.startswith("goods/")
+                for k, vid in shown if k == kind(src)}
+    also = {(a["product_id"], a["video_id"]) for a in truth.get("also_shown", [])}
+    assert {a for a in also if a[0].startswith("other-")} == expected
+    assert not also & {(m["product_id"], m["video_id"]) for m in truth["matches"]}
+
+
+def test_catalog_size_fails_clearly_when_there_are_not_enough_listings(tmp_path, grocery):
+    r = build(tmp_path / "x", grocery, "--catalog-size", "100000")
+    assert r.returncode != 0 and "--catalog-size: only" in r.stderr
