@@ -12,6 +12,10 @@ and of pets.
                  the catalog
   truth.json     {"matches": [{product_id, video_id}]}, the shot timeline and the split of photos
 
+--catalog-size N pads the catalog to N products with grocery listings no clip shows (one product
+per image: the grocery iconic images, then train store photos, classes taking turns), read from
+../shared/datasets/grocery: the same clips against a bigger catalog.
+
 Measuring only: nothing is fitted on this set (it is too small to hold out a part, and the
 issue it serves asks for a matcher that holds on objects it was not tuned on). Every photo is used
 once; the same --seed gives the same dataset. Photos are read from ../shared/datasets/goods (or
@@ -20,6 +24,7 @@ once; the same --seed gives the same dataset. Photos are read from ../shared/dat
 Example:
   python scripts/make_goods_dataset.py data/bench/goods
   python scripts/bench_quality.py --dataset data/bench/goods
+  python scripts/make_goods_dataset.py data/bench/goods-c100 --catalog-size 100
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_grocery_dataset import FPS, SIZE, Camera, Shot, shared_dataset, slug, write_video  # noqa: E402
+from make_grocery_dataset import (FPS, SIZE, Camera, Shot, add_listing, fine_classes, read_split,  # noqa: E402
+                                  shared_dataset, slug, take_in_turns, write_video)
 
 # One of each look-alike pair stays out of the catalog: its photos are hard negatives beside its
 # twin (shiny_sneaker / colorful_sneaker, backpack_dog / backpack).
@@ -46,7 +52,25 @@ def photos_of(folder: Path) -> dict[str, list[str]]:
             for d in sorted(folder.iterdir()) if d.is_dir()}
 
 
-def build(out: Path, goods: Path, seed: int, catalog_photos: int) -> dict:
+def grocery_listings(grocery: Path, n: int, seed: int) -> list[Path]:
+    """``n`` grocery images as listings: the iconic images (one per class), then train store
+    photos, the classes taking turns. No goods clip shows a grocery product."""
+    fine = fine_classes(grocery)
+    rng = random.Random(f"{seed}-goods-listings")
+    iconic = {fine[rel]: [grocery / rel] for rel in fine if rel.startswith("iconic-images")}
+    store: dict[str, list[Path]] = {}
+    packages, produce = read_split(grocery, "train")
+    for rel in [ph for v in packages.values() for ph in v] + produce:
+        store.setdefault(fine[rel], []).append(grocery / rel)
+    picked = take_in_turns(iconic, n, rng)
+    picked += take_in_turns(store, n - len(picked), rng)
+    if len(picked) < n:
+        raise SystemExit(f"--catalog-size: only {len(picked)} grocery images found at {grocery}")
+    return picked
+
+
+def build(out: Path, goods: Path, seed: int, catalog_photos: int, catalog_size: int = 0,
+          grocery: Path | None = None) -> dict:
     rng = random.Random(f"{seed}-goods")
     objects, pets = photos_of(goods / "objects"), photos_of(goods / "distractors")
     missing = set(HELD_OUT) - set(objects)
@@ -72,6 +96,11 @@ def build(out: Path, goods: Path, seed: int, catalog_photos: int) -> dict:
             images.append(f"catalog/{pid}/{i}.jpg")
         catalog.append({"product_id": pid, "src": "local", "title": name.replace("_", " "), "brand": None,
                         "url": f"local://goods/{pid}", "keywords": ["goods"], "images": images})
+
+    others = {}
+    if catalog_size > len(catalog):
+        srcs = grocery_listings(grocery or shared_dataset("grocery"), catalog_size - len(catalog), seed)
+        others = {add_listing(out, catalog, i, src): str(src) for i, src in enumerate(srcs)}
 
     shown = [(ph, name) for name in sorted(pools) if name not in HELD_OUT for ph in pools[name]]
     distractors = ([(ph, name) for name in HELD_OUT for ph in pools[name]]
@@ -104,7 +133,9 @@ def build(out: Path, goods: Path, seed: int, catalog_photos: int) -> dict:
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
     meta = {"source": "goods", "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE,
-            "catalog_photos": catalog_split}
+            "catalog_photos": catalog_split,
+            **({"catalog_size": len(catalog), "other_listings": {k: v.split("grocery/", 1)[-1] for k, v in others.items()}}
+               if others else {})}
     (out / "truth.json").write_text(json.dumps({"matches": matches, "shots": shots_all, "meta": meta}, indent=1))
     return {"products": len(catalog), "catalog_images": sum(len(p["images"]) for p in catalog),
             "videos": len(videos), "pairs": len(matches), "shots": len(shots_all), "out": str(out)}
@@ -116,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dataset)")
     ap.add_argument("--catalog-photos", type=int, default=2, metavar="N",
                     help="photos of each object in the catalog (default 2); the others go into clips")
+    ap.add_argument("--catalog-size", type=int, default=0, metavar="N",
+                    help="pad the catalog to N products with grocery listings no clip shows (one per image)")
     ap.add_argument("--goods", type=Path, default=None,
                     help="goods dataset folder (default: $SHARED_DIR/datasets/goods or ../shared/...)")
     args = ap.parse_args(argv)
@@ -125,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.catalog_photos < 1:
         ap.error("--catalog-photos must be >= 1")
-    print(json.dumps(build(args.out, goods, args.seed, args.catalog_photos)))
+    print(json.dumps(build(args.out, goods, args.seed, args.catalog_photos, args.catalog_size)))
     return 0
 
 

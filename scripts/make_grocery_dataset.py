@@ -213,18 +213,38 @@ def distractor_listings(grocery: Path, split: str, n: int, seed: int, used: set[
         if rel not in used:
             store[fine[rel]].append((grocery / rel, fine[rel]))
     rng = random.Random(f"{seed}-distractors-{split}")
-    picked: list[tuple[Path, str | None]] = []
-    for groups in (listing_like, store):
-        keys = sorted(groups)
-        rng.shuffle(keys)
-        queues = [groups[k] for k in keys]
-        while len(picked) < n and any(queues):
-            for q in queues:
-                if q and len(picked) < n:
-                    picked.append(q.pop(0))
+    picked = take_in_turns(listing_like, n, rng)
+    picked += take_in_turns(store, n - len(picked), rng)
     if len(picked) < n:
         raise SystemExit(f"--catalog-size: only {len(picked)} distractor images found (goods at {goods})")
     return picked
+
+
+def take_in_turns(groups: dict[str, list], n: int, rng: random.Random) -> list:
+    """Up to ``n`` items, the groups (in a random order) giving one each in turns."""
+    keys = sorted(groups)
+    rng.shuffle(keys)
+    queues = [list(groups[k]) for k in keys]
+    picked: list = []
+    while len(picked) < n and any(queues):
+        for q in queues:
+            if q and len(picked) < n:
+                picked.append(q.pop(0))
+    return picked
+
+
+def add_listing(out: Path, catalog: list[dict], i: int, src: Path) -> str:
+    """Catalog product ``other-<i>`` with ``src`` as its one image (at most 640 px: a listing's
+    size, not a camera original); returns its product_id."""
+    pid = f"other-{i:03d}"
+    dst = out / "catalog" / pid / "0.jpg"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    img = cv2.imread(str(src))
+    k = min(1.0, 640 / max(img.shape[:2]))
+    cv2.imwrite(str(dst), cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA))
+    catalog.append({"product_id": pid, "src": "local", "title": f"Other listing {i}", "brand": "other",
+                    "url": f"local://other/{pid}", "keywords": ["other"], "images": [f"catalog/{pid}/0.jpg"]})
+    return pid
 
 
 def iconic_products(grocery: Path) -> list[dict]:
@@ -505,14 +525,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     distractor_class: dict[str, str] = {}  # produce listing -> its fine class
     distractor_src: dict[str, str] = {}  # listing -> where its image came from (truth.json's meta)
     for i, (src, fine) in enumerate(listings):
-        pid = f"other-{i:03d}"
-        dst = out / "catalog" / pid / "0.jpg"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        img = cv2.imread(str(src))
-        k = min(1.0, 640 / max(img.shape[:2]))  # a listing-sized image, not a camera original
-        cv2.imwrite(str(dst), cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA))
-        catalog.append({"product_id": pid, "src": "local", "title": f"Other listing {i}", "brand": "other",
-                        "url": f"local://other/{pid}", "keywords": ["other"], "images": [f"catalog/{pid}/0.jpg"]})
+        pid = add_listing(out, catalog, i, src)
         distractor_src[pid] = str(src.relative_to(grocery)) if fine is not None else f"goods/{src.parent.name}/{src.name}"
         if fine is not None:
             distractor_class[pid] = fine

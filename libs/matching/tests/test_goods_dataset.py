@@ -2,6 +2,7 @@
 ../shared/datasets/goods (catalog from some photos of each object, clips from the others, one of
 each look-alike pair held out as a hard negative)."""
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -61,3 +62,25 @@ def test_the_same_seed_gives_the_same_set(tmp_path, goods):
     read = lambda d: json.loads((tmp_path / d / "truth.json").read_text())  # noqa: E731
     assert read("a") == read("b") and read("a")["shots"] != read("c")["shots"]
     assert (tmp_path / "a/videos/goods-000.mp4").read_bytes() == (tmp_path / "b/videos/goods-000.mp4").read_bytes()
+
+
+def test_catalog_size_adds_grocery_listings_and_leaves_the_clips_alone(tmp_path, goods, grocery):
+    plain, big = tmp_path / "plain", tmp_path / "big"
+    build(plain, goods)
+    r = subprocess.run([sys.executable, str(SCRIPT), str(big), "--goods", str(goods), "--catalog-size", "120"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "SHARED_DIR": str(grocery.parents[1])})
+    assert r.returncode == 0, r.stderr
+    truth, plain_truth = json.loads((big / "truth.json").read_text()), json.loads((plain / "truth.json").read_text())
+    assert truth["shots"] == plain_truth["shots"] and truth["matches"] == plain_truth["matches"]
+    products = json.loads((big / "catalog.json").read_text())["products"]
+    assert len(products) == 120
+    others = truth["meta"]["other_listings"]
+    assert len(others) == 120 - len(plain_truth["meta"]["catalog_photos"])
+    # the 81 iconic images first (every grocery class once), then store photos of the train split
+    srcs = [others[p] for p in sorted(others)]
+    assert all(s.startswith("iconic-images") for s in srcs[:81]) and len(set(srcs[:81])) == 81
+    assert all(s.startswith("train/") for s in srcs[81:])
+    for p in products:
+        if p["product_id"] in others:
+            img = cv2.imread(str(big / p["images"][0]))
+            assert img is not None and max(img.shape[:2]) <= 640
