@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true",
                     help="also fit the pair-score weights on this dataset's per-shot truth (train split only) and "
                          "report them under 'fitted' as env assignments; the run itself uses the current settings")
+    ap.add_argument("--fit-catalog", nargs=2, action="append", type=Path, metavar=("DATASET", "WORK"), default=[],
+                    help="with --fit: the same clips matched against another catalog (make_grocery_dataset.py "
+                         "--catalog-size), cached in WORK by an earlier run; the appearance lead term is fitted "
+                         "on this dataset's keyframes and on those (repeatable)")
     ap.add_argument("--cv", type=int, default=0, metavar="FOLDS",
                     help="also report cross-validation by video (weights refitted on the other folds, per-shot truth "
                          "needed) under 'cv': the honest number for the split the defaults were fitted on")
@@ -140,9 +144,18 @@ def main(argv: list[str] | None = None) -> int:
             print("--fit and --cv need per-shot truth ('shots' in truth.json)", file=sys.stderr)
             return 2
     if args.fit:
-        from matching.calibrate import as_env, fit, fit_appearance
+        from matching.calibrate import as_env, fit, fit_appearance, fit_appearance_lead
 
-        result["fitted"] = as_env(fit_appearance(fevs, shots, fit(fevs, shots, ms)))
+        fitted = fit_appearance(fevs, shots, fit(fevs, shots, ms))
+        lead_fevs, also = list(fevs), {(a["product_id"], a["video_id"]) for a in also_shown or []}
+        for other, other_work in args.fit_catalog:
+            t = json.loads((other / "truth.json").read_text())
+            if t.get("shots") != shots:
+                print(f"--fit-catalog {other}: not the same clips as --dataset", file=sys.stderr)
+                return 2
+            lead_fevs += load_cache(other_work / "verified.pkl")
+            also |= {(a["product_id"], a["video_id"]) for a in t.get("also_shown", [])}
+        result["fitted"] = as_env(fit_appearance_lead(lead_fevs, shots, fitted, also))
     if args.cv and truth is not None:
         from matching.calibrate import cross_validate
 

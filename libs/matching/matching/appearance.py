@@ -9,11 +9,16 @@ already has for free) and its colours. Per keyframe:
            (best of its catalog images), sim_hist = 1 - Bhattacharyya distance of the Lab
            colour histograms of the two masked regions (viewpoint-free, unlike a warp);
   compete  the candidates compete for the keyframe's region: only the best product keeps a score;
-  stage 2  score_pair = sigmoid(app_cal_bias + app_cal_logit * z): how often such a winner is right.
+  stage 2  score_pair = sigmoid(app_cal_bias + app_cal_logit * z - app_cal_lead * lack): how
+           often such a winner is right; lack = max(0, app_lead_full - lead), lead = z minus the
+           best other product's z.
 
-The winner's lead over the runner-up is *not* evidence here, unlike in geometric scoring: it is a
-lead over the catalog only, and a look-alike that is missing from the catalog (a sneaker's other
-edition) wins the keyframe for its catalog twin by a wide margin. Only the absolute look counts.
+A wide lead over the runner-up is *not* evidence here, unlike in geometric scoring: it is a lead
+over the catalog only, and a look-alike that is missing from the catalog (a sneaker's other
+edition) wins the keyframe for its catalog twin by a wide margin. A narrow lead is evidence,
+against: in a catalog of hundreds of listings several products look like any keyframe (a
+satsuma listing and a shot of oranges), and the look cannot say which one is shown. So the lead
+only ever lowers the score (fitted on the grocery train clips against a 300-product catalog).
 
 Appearance speaks only where geometry is silent: a keyframe whose region geometry gave to another
 product (a verified pair scoring at least SEGMENT_PAIR_MIN), or in which geometry verified the
@@ -95,6 +100,12 @@ def catalog_histogram(c: Asset) -> np.ndarray:
     return b.color_hist
 
 
+def calibrated_logit(z: float, lead: float | None, s: MatchSettings) -> float:
+    """Stage 2 before the sigmoid: the winner's look, less what its lead lacks (none alone)."""
+    lack = 0.0 if lead is None else max(0.0, s.app_lead_full - lead)
+    return s.app_cal_bias + s.app_cal_logit * z - s.app_cal_lead * lack
+
+
 def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairScore],
                       region_box: tuple[float, float, float, float] | None, s: MatchSettings,
                       verdict_stands: bool = True) -> list[PairScore]:
@@ -113,7 +124,7 @@ def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairSc
         return []
     z = win.logit(s)
     margin = z - ranked[1].logit(s) if len(ranked) > 1 else None
-    score = sigmoid(s.app_cal_bias + s.app_cal_logit * z)
+    score = sigmoid(calibrated_logit(z, margin, s))
     quad = None
     if region_box is not None:
         x0, y0, x1, y1 = region_box

@@ -107,6 +107,36 @@ def fit_appearance(fevs: list[FrameEvidence], shots: list[dict], s: MatchSetting
     return s1.model_copy(update=dict(app_cal_bias=float(lr2.intercept_[0]), app_cal_logit=float(lr2.coef_[0][0])))
 
 
+def fit_appearance_lead(fevs: list[FrameEvidence], shots: list[dict], s: MatchSettings,
+                        also_shown: set[tuple[str, str]] = frozenset(),
+                        fulls: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)) -> MatchSettings:
+    """Stage 2's ambiguity term (APP_LEAD_FULL, APP_CAL_LEAD) with stage 1 and the rest of stage 2
+    held: the (full, weight) of least log loss over the keyframes' scored appearance winners (a
+    grid: the term is a hinge, not a logistic input). Winners that ``also_shown`` lists (a
+    produce listing of the class a shot shows) are neither right nor wrong and are left out."""
+    from .appearance import appearance_scores
+
+    truth = frame_truth(fevs, shots)
+    base, lead, y = [], [], []
+    for fe in fevs:
+        for ps in appearance_scores(fe.appearance, compete(fe.evidence, s, fe.duels), fe.region_box, s):
+            if (ps.product_id, fe.video_id) in also_shown:
+                continue
+            base.append(s.app_cal_bias + s.app_cal_logit * ps.logit)
+            lead.append(np.inf if ps.margin is None else ps.margin)
+            y.append(int(ps.product_id == truth[fe.frame_id]))
+    if len(set(y)) < 2:
+        return s
+    base, lead, y = np.array(base), np.array(lead), np.array(y)
+
+    def loss(full: float, w: float) -> float:
+        z = base - w * np.maximum(0.0, full - lead)
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+    best = min(((loss(f, w), f, w) for f in fulls for w in np.arange(0.0, 12.01, 0.1)), key=lambda t: t[0])
+    return s.model_copy(update=dict(app_lead_full=best[1], app_cal_lead=round(float(best[2]), 2)))
+
+
 def spec_baseline(fevs: list[FrameEvidence], s: MatchSettings, competition: bool):
     """The SPEC §6 formula as written: score_pair = 0.35 sim_deep + 0.55 sim_kp + 0.10 sim_edge
     on every verified pair (sim_kp = min(1, inliers / kp_inliers_sat)), optionally with the
@@ -194,7 +224,7 @@ def _winner_accuracy(fevs: list[FrameEvidence], truth: dict[str, str | None], s:
 def as_env(s: MatchSettings) -> str:
     keys = ["w_duel", "w_bias"] + [f"w_{f}" for f in FEATURES] + [
             "cal_bias", "cal_logit", "cal_margin", "cal_alone"] + [
-            "app_bias", "app_w_deep", "app_w_hist", "app_cal_bias", "app_cal_logit"]
+            "app_bias", "app_w_deep", "app_w_hist", "app_cal_bias", "app_cal_logit", "app_lead_full", "app_cal_lead"]
     return " ".join(f"{k.upper()}={getattr(s, k):.3f}" for k in keys)
 
 

@@ -135,6 +135,16 @@ class MatchSettings(BaseSettings):
     app_w_hist: float = 3.729
     app_cal_bias: float = 3.444
     app_cal_logit: float = 1.571
+    # Ambiguity: a winner whose stage-1 z leads the best other product by less than app_lead_full
+    # loses app_cal_lead per unit of lead it lacks (stage 2 only ever lowers the score: a wide
+    # lead is no evidence, see matching.appearance). In a catalog of hundreds of listings several
+    # look like any keyframe; the look then cannot say which one it is. Fitted with the rest of
+    # stage 2 held (matching.calibrate.fit_appearance_lead) on the grocery train clips against
+    # their own catalog and against a 300-product one (make_grocery_dataset.py --catalog-size 300,
+    # bench_quality.py --fit --fit-catalog), where appearance winners meet look-alike listings;
+    # docs/quality.md has both catalogs' numbers. 0 / 0 turns it off.
+    app_lead_full: float = 1.0
+    app_cal_lead: float = 4.9
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage

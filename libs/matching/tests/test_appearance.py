@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from matching.appearance import (AppearanceEvidence, appearance_evidence, appearance_scores, histogram_similarity,
-                                 region_histogram)
+from matching.appearance import (AppearanceEvidence, appearance_evidence, appearance_scores, calibrated_logit,
+                                 histogram_similarity, region_histogram)
 from matching.assets import Asset, AssetBundle, extract_asset_features, save_asset_features
-from matching.calibrate import fit_appearance
+from matching.calibrate import fit_appearance, fit_appearance_lead
 from matching.distinct import prepare_catalog
 from matching.evidence import build_evidence, evidence_from_drawing, pair_drawing
 from matching.frame import match_frame
@@ -36,16 +36,30 @@ def test_only_the_keyframes_best_looking_product_gets_a_score():
     assert [p.product_id for p in out] == ["boot"]
     p = out[0]
     assert p.evidence.kind == "appearance" and p.evidence.inliers == 0
-    assert p.score_pair == pytest.approx(sigmoid(S.app_cal_bias + S.app_cal_logit * p.logit))
     assert p.margin > 0
+    assert p.score_pair == pytest.approx(sigmoid(calibrated_logit(p.logit, p.margin, S)))
     assert p.evidence.quad.tolist() == [[10, 20], [110, 20], [110, 220], [10, 220]]  # the region's box
 
 
 def test_a_lead_over_the_catalog_is_no_evidence_against_a_twin_missing_from_it():
-    alone = appearance_scores([look("sneaker", 0.72, 0.40), look("bowl", 0.30, 0.1)], [], None, S)[0]
-    contested = appearance_scores([look("sneaker", 0.72, 0.40), look("boot", 0.71, 0.39)], [], None, S)[0]
-    assert alone.margin > 5 * contested.margin
-    assert alone.score_pair == pytest.approx(contested.score_pair)
+    # a wide lead (a twin missing from the catalog has one too) raises nothing
+    alone = appearance_scores([look("sneaker", 0.72, 0.40)], [], None, S)[0]
+    ahead = appearance_scores([look("sneaker", 0.72, 0.40), look("bowl", 0.30, 0.1)], [], None, S)[0]
+    assert alone.margin is None and ahead.margin > S.app_lead_full
+    assert ahead.score_pair == pytest.approx(alone.score_pair)
+
+
+def test_a_narrow_lead_says_less_the_look_cannot_tell_which_product_it_is():
+    assert S.app_cal_lead > 0 and S.app_lead_full > 0  # the fitted defaults use it
+    ahead = appearance_scores([look("satsuma", 0.80, 0.70), look("bowl", 0.30, 0.1)], [], None, S)[0]
+    tied = appearance_scores([look("satsuma", 0.80, 0.70), look("orange", 0.795, 0.69)], [], None, S)[0]
+    assert tied.product_id == "satsuma" and 0 < tied.margin < S.app_lead_full
+    assert tied.score_pair < ahead.score_pair
+    lack = S.app_lead_full - tied.margin
+    assert tied.score_pair == pytest.approx(sigmoid(S.app_cal_bias + S.app_cal_logit * tied.logit - S.app_cal_lead * lack))
+    off = S.model_copy(update={"app_cal_lead": 0.0})
+    assert appearance_scores([look("satsuma", 0.80, 0.70), look("orange", 0.795, 0.69)], [], None, off)[0].score_pair \
+        == pytest.approx(ahead.score_pair)
 
 
 def test_the_score_grows_with_both_the_look_and_the_colours():
@@ -142,6 +156,43 @@ def test_fit_learns_that_look_and_colours_both_count():
     s = fit_appearance(fevs, shots, MatchSettings())
     assert s.app_w_deep > 0 and s.app_w_hist > 0 and s.app_cal_logit > 0
     assert (s.app_bias, s.app_cal_bias) != (S.app_bias, S.app_cal_bias)
+
+
+def _keyframes_with_leads(rng, right_when_narrow: float | None, n: int = 400):
+    """Keyframes whose best look is as good as can be (deep 0.85, hist 0.75); a second product
+    looks almost the same (narrow lead) in half of them. The winner is right in the wide ones as
+    often as stage 2 says, and in ``right_when_narrow`` of the narrow ones (None: as often)."""
+    z = AppearanceEvidence("a", "a__0", "f", 0.85, 0.75).logit(S)
+    calibrated = sigmoid(S.app_cal_bias + S.app_cal_logit * z)
+    fevs, shots = [], []
+    for i in range(n):
+        narrow = i % 2 == 0
+        right = rng.uniform() < (right_when_narrow if narrow and right_when_narrow is not None else calibrated)
+        looks = [AppearanceEvidence("a", "a__0", f"v{i}__f0", 0.85, 0.75),
+                 AppearanceEvidence("b", "b__0", f"v{i}__f0", 0.84 if narrow else 0.40, 0.74 if narrow else 0.2)]
+        fevs.append(FrameEvidence(f"v{i}__f0", f"v{i}", 1.0, [], [], {}, appearance=looks))
+        shots.append({"video_id": f"v{i}", "start": 0.0, "end": 2.0, "product_id": "a" if right else None})
+    return fevs, shots
+
+
+def test_fit_of_the_lead_term_learns_what_a_narrow_lead_is_worth():
+    rng = np.random.default_rng(1)
+    fevs, shots = _keyframes_with_leads(rng, right_when_narrow=0.3)
+    s = fit_appearance_lead(fevs, shots, S.model_copy(update={"app_cal_lead": 0.0, "app_lead_full": 0.0}))
+    assert s.app_cal_lead > 1.0 and s.app_lead_full > 0.1
+    narrow = appearance_scores(fevs[0].appearance, [], None, s)[0]
+    wide = appearance_scores(fevs[1].appearance, [], None, s)[0]
+    assert narrow.score_pair < 0.6 < 0.8 < wide.score_pair
+    # where a narrow lead is right as often as a wide one, the term is (almost) not used
+    def narrow_loss(right_when_narrow, also=frozenset()):
+        fevs, shots = _keyframes_with_leads(rng, right_when_narrow)
+        s = fit_appearance_lead(fevs, shots, S.model_copy(update={"app_cal_lead": 0.0, "app_lead_full": 0.0}), also)
+        return (appearance_scores(fevs[1].appearance, [], None, s)[0].score_pair
+                - appearance_scores(fevs[0].appearance, [], None, s)[0].score_pair)
+
+    assert narrow_loss(None) < 0.05
+    # winners listed as also shown count neither way: with all narrow ones listed, nothing to learn
+    assert narrow_loss(0.0, {("a", f"v{i}") for i in range(0, 400, 2)}) < 0.05
 
 
 @pytest.fixture(scope="module")
