@@ -9,7 +9,8 @@ one JSON object:
 
   pairs_true, pairs_predicted, precision, recall, f1, retrieval_recall_at_k, keyframes, seconds,
   keyframes_per_s (decode+segment+embed+keypoints, wall clock over --workers processes),
-  stage_seconds (per stage, summed over workers), matching_seconds, errors, false_positives,
+  stage_seconds (per stage, summed over workers), matching_seconds (catalog_prepare_s of it: the
+  once-per-job catalog preparation, the longest of the workers'), errors, false_positives,
   false_negatives, calibration (precision per score bin over every scored pair, accepted or
   not); also_shown (accepted pairs that truth.json lists as "also_shown": a product the clip
   shows on a shelf behind its subject, counted neither right nor wrong); video_minutes and
@@ -110,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
                                first_pass_min_sim=args.first_pass_min_sim)
         save_cache(prep_cache, prep)
     t1 = time.perf_counter()
+    timings: dict = {}  # catalog_prepare_s, when verification runs (not with --reuse)
     if args.reuse and ver_cache.is_file():
         fevs = load_cache(ver_cache)
     else:
-        fevs = verify_dataset(prep, ms, args.workers, progress)
+        fevs = verify_dataset(prep, ms, args.workers, progress, timings)
         save_cache(ver_cache, fevs)
     t_verified = time.perf_counter()
     pairs, matches = score_dataset(fevs, ms)
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(t2 - t0, 2),
         "keyframes_per_s": round(n_kf / prep.keyframe_wall_s, 2) if prep.keyframe_wall_s else None,
         "matching_seconds": round(t2 - t1, 2),
+        "catalog_prepare_s": timings.get("catalog_prepare_s"),
         "stage_seconds": {k: round(v, 2) for k, v in sorted(prep.stage_seconds.items())},
         "workers": args.workers,
         "errors": prep.errors,

@@ -263,23 +263,26 @@ class FrameEvidence:
 _CATALOG: dict = {}
 
 
-def _shared_catalog(catalog: list[Asset], s: MatchSettings) -> None:
+def _shared_catalog(catalog: list[Asset], s: MatchSettings) -> float:
     """``prepare_catalog`` (what the matcher does once per job), cached per worker process:
-    every video task gets the same catalog."""
+    every video task gets the same catalog. Returns the seconds it took here (0: cached)."""
     key = tuple(c.asset_id for c in catalog)
+    t = time.perf_counter()
     if key not in _CATALOG:
         ok = prepare_catalog(catalog, s)
         _CATALOG.clear()
         _CATALOG[key] = {c.asset_id: c.bundle() for c in ok}
     for c in catalog:
         c._bundle = _CATALOG[key].get(c.asset_id)
+    return time.perf_counter() - t
 
 
-def _verify_video(args) -> list[FrameEvidence]:
+def _verify_video(args) -> tuple[list[FrameEvidence], float]:
+    """One video's keyframes, and the seconds this call spent preparing the catalog."""
     frames, catalog, s = args
     db_rgb = np.stack([c.emb_rgb for c in catalog])
     db_gray = np.stack([c.emb_gray for c in catalog])
-    _shared_catalog(catalog, s)
+    prepare_s = _shared_catalog(catalog, s)
     out = []
     for f in frames:
         topk = retrieve_topk(f.emb_rgb, f.emb_gray, db_rgb, db_gray, s.retrieval_topk)[0]
@@ -295,11 +298,14 @@ def _verify_video(args) -> list[FrameEvidence]:
             app, box = appearance_evidence(fb, f.asset_id, cands, sims, s), fb.mask_box
         out.append(FrameEvidence(f.asset_id, f.owner_id, f.ts, [(catalog[i].asset_id, sim) for i, sim in topk],
                                  ev, duels, f.shot_start, f.shot_end, app, box))
-    return out
+    return out, prepare_s
 
 
-def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=None) -> list[FrameEvidence]:
-    """Retrieve + verify every keyframe (parallel over videos)."""
+def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=None,
+                   timings: dict | None = None) -> list[FrameEvidence]:
+    """Retrieve + verify every keyframe (parallel over videos). ``timings`` gets
+    ``catalog_prepare_s``: the longest any worker spent preparing the catalog (the matcher's
+    once-per-job cost, which grows with the catalog while verification per keyframe does not)."""
     by_video: dict[str, list[Asset]] = defaultdict(list)
     for f in prep.frames:
         by_video[f.owner_id].append(f)
@@ -315,8 +321,12 @@ def verify_dataset(prep: Prepared, s: MatchSettings, workers: int = 2, progress=
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                              initializer=_single_threaded) as ex:
-        for res in _tracked(ex.map(_verify_video, tasks), len(tasks), "matching videos", progress):
+        prepare_s = 0.0
+        for res, spent in _tracked(ex.map(_verify_video, tasks), len(tasks), "matching videos", progress):
             out.extend(res)
+            prepare_s = max(prepare_s, spent)
+    if timings is not None:
+        timings["catalog_prepare_s"] = round(prepare_s, 2)
     return out
 
 

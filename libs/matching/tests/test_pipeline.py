@@ -48,7 +48,9 @@ def test_dataset_chain_finds_the_shown_product_only(tmp_path, grocery, models_di
     assert len(prep.catalog) == 3 and {f.owner_id for f in prep.frames} == {"v1", "v2"}
     assert all((tmp_path / "work" / "kp" / f"{a.asset_id}.npz").is_file() for a in prep.frames + prep.catalog)
     ms = MatchSettings()
-    fevs = verify_dataset(prep, ms, workers=1)
+    timings: dict = {}
+    fevs = verify_dataset(prep, ms, workers=1, timings=timings)
+    assert timings["catalog_prepare_s"] > 0  # the once-per-job preparation, timed where it ran
     pairs, matches = score_dataset(fevs, ms)
     accepted = {(m.product_id, m.video_id) for m in matches if m.accepted}
     assert accepted == {("Tropicana-Apple-Juice", "v1")}
