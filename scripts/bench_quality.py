@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="FIRST_PASS_MIN_SIM for this run (default: the setting's); -1 turns the first pass off, "
                          "-0.99 computes it and lets every keyframe through (to study its similarities)")
     args = ap.parse_args(argv)
+    if args.fit_catalog and not args.fit:
+        ap.error("--fit-catalog is a part of --fit: give both")
 
     from matching.pipeline import (evaluate, evaluate_calibration, evaluate_first_pass, evaluate_segments,
                                    load_cache, load_dataset, prepare_dataset, save_cache, score_dataset,

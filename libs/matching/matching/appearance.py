@@ -18,7 +18,8 @@ over the catalog only, and a look-alike that is missing from the catalog (a snea
 edition) wins the keyframe for its catalog twin by a wide margin. A narrow lead is evidence,
 against: in a catalog of hundreds of listings several products look like any keyframe (a
 satsuma listing and a shot of oranges), and the look cannot say which one is shown. So the lead
-only ever lowers the score (fitted on the grocery train clips against a 300-product catalog).
+only ever lowers the score (fitted on the grocery train clips against their own catalog and a
+300-product one: matching.calibrate.fit_appearance_lead).
 
 Appearance speaks only where geometry is silent: a keyframe whose region geometry gave to another
 product (a verified pair scoring at least SEGMENT_PAIR_MIN), or in which geometry verified the
