@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--fit-catalog is a part of --fit: give both")
 
     from matching.pipeline import (evaluate, evaluate_calibration, evaluate_first_pass, evaluate_segments,
-                                   load_cache, load_dataset, prepare_dataset, save_cache, score_dataset,
-                                   verify_dataset)
+                                   load_cache, load_dataset, pair_set, prepare_dataset, save_cache,
+                                   score_dataset, verify_dataset)
     from matching.settings import MatchSettings
     from vision_common.settings import VisionSettings
 
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     if truth is not None:
         also_shown = truth_doc.get("also_shown", [])
         result.update(evaluate(matches, truth, fevs, prep.catalog, also_shown))
-        true = {(t["product_id"], t["video_id"]) for t in truth}
-        either = {(t["product_id"], t["video_id"]) for t in also_shown} - true
+        true = pair_set(truth)
+        either = pair_set(also_shown) - true
         pred = {(m.product_id, m.video_id): m for m in matches if m.accepted}
         result["false_positives"] = [dict(product_id=p, video_id=v, score=pred[(p, v)].score)
                                      for (p, v) in sorted(set(pred) - true - either)]
@@ -151,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         from matching.calibrate import as_env, fit, fit_appearance, fit_appearance_lead
 
         fitted = fit_appearance(fevs, shots, fit(fevs, shots, ms))
-        lead_fevs, also = list(fevs), {(a["product_id"], a["video_id"]) for a in also_shown or []}
+        lead_fevs, also = list(fevs), pair_set(also_shown)
         for other, other_work in args.fit_catalog:
             t = json.loads((other / "truth.json").read_text())
             if t.get("shots") != shots:
                 print(f"--fit-catalog {other}: not the same clips as --dataset", file=sys.stderr)
                 return 2
             lead_fevs += load_cache(other_work / "verified.pkl")
-            also |= {(a["product_id"], a["video_id"]) for a in t.get("also_shown", [])}
+            also |= pair_set(t.get("also_shown"))
         result["fitted"] = as_env(fit_appearance_lead(lead_fevs, shots, fitted, also))
     if args.cv and truth is not None:
         from matching.calibrate import cross_validate

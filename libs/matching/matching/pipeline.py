@@ -344,9 +344,9 @@ def evaluate(matches: list[ProductVideoMatch], truth: list[dict], fevs: list[Fra
     """Precision and recall of the accepted pairs against ``truth``. ``also_shown`` pairs (a
     product a clip shows only on a shelf behind its subject, truth.json's "also_shown") count
     neither way: not needed for recall, not wrong when reported."""
-    true = _pairs(truth)
+    true = pair_set(truth)
     pred = {(m.product_id, m.video_id) for m in matches if m.accepted}
-    either = _pairs(also_shown) - true
+    either = pair_set(also_shown) - true
     tp = len(true & pred)
     p = tp / len(pred - either) if pred - either else 1.0
     r = tp / len(true) if true else 1.0
@@ -369,8 +369,8 @@ def evaluate_calibration(fevs: list[FrameEvidence], pairs: list[PairScore], trut
     """Precision per score bin over every scored (product, video), accepted or not: what a score
     means on this dataset (a threshold means one thing only if these agree across datasets).
     ``also_shown`` pairs are left out (see ``evaluate``)."""
-    true = _pairs(truth)
-    either = _pairs(also_shown) - true
+    true = pair_set(truth)
+    either = pair_set(also_shown) - true
     scored = [m for m in aggregate(pairs, {fe.frame_id: fe.info for fe in fevs}, s, include_rejected=True)
               if (m.product_id, m.video_id) not in either]
     out = []
@@ -383,7 +383,8 @@ def evaluate_calibration(fevs: list[FrameEvidence], pairs: list[PairScore], trut
     return out
 
 
-def _pairs(rows: list[dict] | None) -> set[tuple[str, str]]:
+def pair_set(rows: list[dict] | None) -> set[tuple[str, str]]:
+    """{(product_id, video_id)} of truth.json rows ("matches", "also_shown"); none: empty."""
     return {(t["product_id"], t["video_id"]) for t in rows or ()}
 
 
