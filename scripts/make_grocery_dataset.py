@@ -192,16 +192,17 @@ def fine_classes(grocery: Path) -> dict[str, str]:
     return out
 
 
-def distractor_listings(grocery: Path, split: str, n: int, seed: int, used: set[str]) -> list[tuple[Path, str | None]]:
+def distractor_listings(grocery: Path, fine: dict[str, str], split: str, n: int, seed: int,
+                        used: set[str]) -> list[tuple[Path, str | None]]:
     """``n`` catalog images of things no clip is about, as (path, produce fine class or None).
 
     Listing-like images first: the produce iconic images (clean, on white) and ../shared's goods
     photos (objects and pets), their kinds taking turns so every kind is in a small catalog. Past
     those (about 120), train store photos of produce that no clip of this dataset uses: photos
     taken like the footage, which a real catalog's lifestyle pictures can be too. Never a
-    packaged product (the catalog's and the held-out twins) and never a val photo."""
+    packaged product (the catalog's and the held-out twins) and never a val photo. ``fine``:
+    ``fine_classes(grocery)``."""
     goods = shared_dataset("goods")
-    fine = fine_classes(grocery)
     listing_like: dict[str, list[tuple[Path, str | None]]] = defaultdict(list)
     for path in sorted(goods.glob("*/*/*.jpg")):
         listing_like[f"goods:{path.parent.name}"].append((path, None))
@@ -520,16 +521,19 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
     look = Look(grocery, seed, degrade, unused_produce if grid else None, shelf_pool)
     if grid and len(unused_produce) < 3:
         raise SystemExit("--grid: fewer than 3 produce photos of the split are left for the shelves")
-    shown_anywhere = used | (set(unused_produce) if grid or filler is not None else set())
-    listings = distractor_listings(grocery, split, max(0, catalog_size - len(catalog)), seed, shown_anywhere)
     distractor_class: dict[str, str] = {}  # produce listing -> its fine class
     distractor_src: dict[str, str] = {}  # listing -> where its image came from (truth.json's meta)
-    for i, (src, fine) in enumerate(listings):
-        pid = add_listing(out, catalog, i, src)
-        distractor_src[pid] = str(src.relative_to(grocery)) if fine is not None else f"goods/{src.parent.name}/{src.name}"
-        if fine is not None:
-            distractor_class[pid] = fine
-    fine_of = fine_classes(grocery) if distractor_class else {}
+    fine_of: dict[str, str] = {}
+    if catalog_size > len(catalog):
+        fine_of = fine_classes(grocery)
+        shown_anywhere = used | (set(unused_produce) if grid or filler is not None else set())
+        listings = distractor_listings(grocery, fine_of, split, catalog_size - len(catalog), seed, shown_anywhere)
+        for i, (src, fine) in enumerate(listings):
+            pid = add_listing(out, catalog, i, src)
+            distractor_src[pid] = (str(src.relative_to(grocery)) if fine is not None
+                                   else f"goods/{src.parent.name}/{src.name}")
+            if fine is not None:
+                distractor_class[pid] = fine
 
     videos, matches, also_shown, shots_all = [], [], [], []
     for vi, clip in enumerate(clips):
