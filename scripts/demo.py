@@ -26,9 +26,14 @@ from dotenv import dotenv_values
 REPO = Path(__file__).resolve().parents[1]
 
 
+def stage_label(name: str) -> str:
+    """"image.embeddings" -> "ima-emb"; a stage without a kind ("matchings") -> "mat"."""
+    return "-".join(part[:3] for part in name.split(".")[:2])
+
+
 def fmt_counts(c: dict) -> str:
     stages = c.get("stages", {})
-    feat = " ".join(f"{name.split('.')[0][:3]}-{name.split('.')[1][:3]}={s['done'] + s['failed']}/{s['expected'] or '?'}"
+    feat = " ".join(f"{stage_label(name)}={s['done'] + s['failed']}/{s['expected'] or '?'}"
                     for name, s in sorted(stages.items()) if name != "evidences")
     return (f"products={c['products']} images={c['product_images']} videos={c['videos']} "
             f"keyframes={c['keyframes']} {feat} matches={c['matches']} evidence={c['evidence']}").strip()
