@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": prep.errors,
         "settings": {"segmenter": vs.segmenter, "seg_input_size": vs.seg_input_size, "embed_model": vs.embed_model,
                      "kp_methods": vs.kp_methods, "retrieval_topk": ms.retrieval_topk,
+                     "retrieval_region_k": ms.retrieval_region_k,
                      "sim_deep_min": ms.sim_deep_min, "match_accept": ms.match_accept,
                      "first_pass_min_sim": (ms.first_pass_min_sim if args.first_pass_min_sim is None
                                             else args.first_pass_min_sim),

@@ -9,7 +9,7 @@ from common_py.devstack.migrate import downgrade, upgrade
 
 SPEC_TABLES = {"products", "product_images", "videos", "video_frames", "matches",
                "jobs", "phase_events", "inbox", "outbox", "job_stages", "stage_assets",
-               "job_products", "job_videos", "job_frames"}
+               "job_products", "job_videos", "job_frames", "frame_regions"}
 
 
 def tables(dsn):
@@ -35,6 +35,12 @@ def test_upgrade_downgrade_upgrade(stack_env):
             assert "best_pair_frame_masked" in columns("matches") and columns("matches")["segments"] == "jsonb"
             assert columns("matches")["best_pair_drawing"] == "jsonb"
             assert {"shot_start", "shot_end"} <= set(columns("video_frames"))
+            # the regions' vectors are as wide as the frames' own (EMBED_DIM at the first migration)
+            assert columns("frame_regions")["emb_rgb"] == "vector"
+            widths = {r[0]: r[1] for r in conn.execute(
+                "SELECT attrelid::regclass::text, atttypmod FROM pg_attribute "
+                "WHERE attname = 'emb_gray' AND attrelid IN ('video_frames'::regclass, 'frame_regions'::regclass)")}
+            assert widths["frame_regions"] == widths["video_frames"] > 0
             assert columns("product_images")["emb_masked"] == columns("video_frames")["kp_masked"] == "bool"
             hnsw = {r[0] for r in conn.execute(
                 "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%vector_cosine_ops%'")}

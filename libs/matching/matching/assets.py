@@ -44,6 +44,10 @@ class Asset:
     # keyframes only: the span of the video the keyframe stands for (its shot, or part of one)
     shot_start: float | None = None
     shot_end: float | None = None
+    # keyframes only: the first pass's region vectors (R, dim) each, which retrieval also asks
+    # (matching.retrieval.retrieve_with_regions); None when the first pass did not run
+    region_rgb: np.ndarray | None = None
+    region_gray: np.ndarray | None = None
     _bundle: "AssetBundle | None" = field(default=None, repr=False)
 
     def bundle(self, cache: bool = True) -> "AssetBundle":

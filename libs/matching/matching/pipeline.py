@@ -3,7 +3,7 @@
   prepare_dataset  decode videos -> keyframes -> segment -> embed -> keypoint bundle, and the same
                    for catalog images (what media-ingestion, product-segmentor, vision-embedding
                    and vision-keypoint do), in ``workers`` processes;
-  verify_dataset   per keyframe: retrieve_topk over catalog images, verify_pair each candidate
+  verify_dataset   per keyframe: retrieve_with_regions over catalog images, verify_pair each candidate
                    (what the matcher does per keyframe);
   score_dataset    frame_scores + aggregate with MatchSettings (the matcher's decision).
 
@@ -32,7 +32,7 @@ from vision_common.settings import VisionSettings
 from .aggregate import FrameInfo, ProductVideoMatch, aggregate
 from .appearance import AppearanceEvidence, appearance_evidence
 from .assets import Asset, extract_asset_features, save_asset_features
-from .retrieval import first_pass_similarity, retrieve_topk
+from .retrieval import first_pass, retrieve_with_regions
 from .scoring import PairScore
 from .settings import MatchSettings
 from .distinct import prepare_catalog
@@ -167,10 +167,12 @@ def _video_task(args: tuple[str, str, str, dict, tuple | None]) -> dict:
             t["store"] += time.perf_counter() - t0
             if gate is not None:
                 t0 = time.perf_counter()
-                sims = first_pass_similarity(_W["embedder"], [im for _, im in items], gate[0], gate[1])
-                keep = sims >= gate[2]
+                fp = first_pass(_W["embedder"], [im for _, im in items], gate[0], gate[1])
+                keep = fp.sims >= gate[2]
                 passes.extend({"video_id": video_id, "ts": meta[fid]["ts"], "sim": round(float(sim), 4),
-                               "passed": bool(ok)} for (fid, _), sim, ok in zip(items, sims, keep))
+                               "passed": bool(ok)} for (fid, _), sim, ok in zip(items, fp.sims, keep))
+                for (fid, _), rgb, gray in zip(items, fp.region_rgb, fp.region_gray):
+                    meta[fid].update(region_rgb=rgb, region_gray=gray)  # as media-ingestion stores them
                 items = [it for it, ok in zip(items, keep) if ok]
                 t["first_pass"] += time.perf_counter() - t0
             for r in _process_images(items, Path(work), "frames", t) if items else []:
@@ -185,7 +187,8 @@ def _video_task(args: tuple[str, str, str, dict, tuple | None]) -> dict:
 def _to_asset(r: dict) -> Asset:
     return Asset(r["asset_id"], r.get("image_path"), r.get("mask_path"), r["emb_rgb"], r["emb_gray"],
                  r["features_path"], owner_id=r.get("owner_id"), ts=r.get("ts"),
-                 shot_start=r.get("shot_start"), shot_end=r.get("shot_end"))
+                 shot_start=r.get("shot_start"), shot_end=r.get("shot_end"),
+                 region_rgb=r.get("region_rgb"), region_gray=r.get("region_gray"))
 
 
 def prepare_dataset(root: str | os.PathLike, work: str | os.PathLike, vs: VisionSettings | None = None,
@@ -285,7 +288,8 @@ def _verify_video(args) -> tuple[list[FrameEvidence], float]:
     prepare_s = _shared_catalog(catalog, s)
     out = []
     for f in frames:
-        topk = retrieve_topk(f.emb_rgb, f.emb_gray, db_rgb, db_gray, s.retrieval_topk)[0]
+        topk = retrieve_with_regions(f.emb_rgb, f.emb_gray, f.region_rgb, f.region_gray, db_rgb, db_gray,
+                                     s.retrieval_topk, s.retrieval_region_k)
         ev, duels, app, box = [], {}, [], None
         if worth_verifying([sim for _, sim in topk], s):
             try:

@@ -5,6 +5,8 @@ numpy version is exact and is what tests and the bench use.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -22,16 +24,35 @@ def best_similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, d
     return similarity(q_rgb, q_gray, db_rgb, db_gray).max(axis=1)
 
 
-def first_pass_similarity(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
+@dataclass
+class FirstPass:
+    """What the first pass learns of a batch of keyframes: each one's best similarity to the
+    catalog (``sims``, (N,)) and the vectors of its regions (``region_rgb``/``region_gray``,
+    (N, R, dim): the four quadrants, none for models without a spatial map), which retrieval
+    searches again for candidates per region."""
+
+    sims: np.ndarray
+    region_rgb: np.ndarray
+    region_gray: np.ndarray
+
+
+def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> FirstPass:
     """The first pass's question for each keyframe: how close is the frame, or one of its regions
     (``embed_regions``: the whole frame and its quadrants), to the nearest catalog image? The
     keyframe is not segmented yet; a shelf of four products is far from each one's catalog image
     as a whole, and near it in the quadrant that holds it."""
     if not images:
-        return np.zeros(0)
+        empty = np.zeros((0, 0, db_rgb.shape[1] if db_rgb.ndim == 2 else 0), np.float32)
+        return FirstPass(np.zeros(0), empty, empty.copy())
     rgb, gray = embedder.embed_regions(images)
     n, r, d = rgb.shape
-    return best_similarity(rgb.reshape(n * r, d), gray.reshape(n * r, d), db_rgb, db_gray).reshape(n, r).max(axis=1)
+    sims = best_similarity(rgb.reshape(n * r, d), gray.reshape(n * r, d), db_rgb, db_gray).reshape(n, r).max(axis=1)
+    return FirstPass(sims, np.ascontiguousarray(rgb[:, 1:]), np.ascontiguousarray(gray[:, 1:]))
+
+
+def first_pass_similarity(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
+    """``first_pass``'s similarities alone."""
+    return first_pass(embedder, images, db_rgb, db_gray).sims
 
 
 def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,
@@ -47,3 +68,30 @@ def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_
         idx = idx[np.argsort(-row[idx])]
         out.append([(int(i), float(row[i])) for i in idx if row[i] >= min_sim])
     return out
+
+
+def retrieve_with_regions(q_rgb: np.ndarray, q_gray: np.ndarray, region_rgb: np.ndarray | None,
+                          region_gray: np.ndarray | None, db_rgb: np.ndarray, db_gray: np.ndarray,
+                          k: int = 20, region_k: int = 0) -> list[tuple[int, float]]:
+    """One keyframe's candidates: its top-``k`` database rows by its own vector, then, for each
+    of its regions, the ``region_k`` rows nearest that region which are not among them yet.
+
+    Every candidate carries its similarity to the keyframe's own vector (what verification and
+    the appearance evidence read as ``sim_deep``); a region only decides which rows are asked.
+    A frame with three products has one vector near none of them; each is near the region that
+    holds it."""
+    top = retrieve_topk(q_rgb, q_gray, db_rgb, db_gray, k)[0]
+    if region_k <= 0 or region_rgb is None or len(region_rgb) == 0 or not top:
+        return top
+    seen = {i for i, _ in top}
+    extra: list[int] = []
+    for hits in retrieve_topk(region_rgb, region_gray, db_rgb, db_gray, region_k):
+        for i, _ in hits:
+            if i not in seen:
+                seen.add(i)
+                extra.append(i)
+    if not extra:
+        return top
+    sims = similarity(q_rgb, q_gray, db_rgb[extra], db_gray[extra])[0]
+    order = np.argsort(-sims, kind="stable")
+    return top + [(extra[j], float(sims[j])) for j in order]

@@ -26,6 +26,11 @@ class MatchSettings(BaseSettings):
 
     # --- retrieval (SPEC §6.1) ----------------------------------------------------------------
     retrieval_topk: int = 20
+    # Candidates per region: besides the keyframe's top RETRIEVAL_TOPK by its own (masked)
+    # vector, the RETRIEVAL_REGION_K nearest catalog images of each of its regions (the first
+    # pass's quadrant vectors) are verified too. A frame that holds several products, or a blur
+    # the mask cannot outline, is near none of its products as a whole. 0: frame vector only.
+    retrieval_region_k: int = 3
     # Candidates below this cosine (max of rgb/gray) are not verified at all. The SPEC's 0.82 is
     # far too strict for an ImageNet embedder on masked crops (a true pair often scores 0.5-0.7),
     # so it only drops hopeless candidates here; the verifier decides.

@@ -53,7 +53,8 @@ class Matcher:
         frames_meta: dict[str, FrameInfo] = {}
         if catalog:
             # one search for all keyframes of the job (the client sends it in chunks)
-            hits = await self.index.top_k(job_id, [f.asset_id for fs in videos.values() for f in fs], top_k)
+            hits = await self.index.top_k(job_id, [f.asset_id for fs in videos.values() for f in fs], top_k,
+                                          self.s.retrieval_region_k)
             for video_id, frames in videos.items():
                 work = []
                 for f in frames:

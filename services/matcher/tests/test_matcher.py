@@ -134,3 +134,44 @@ async def test_an_unreachable_index_fails_the_job_after_the_retries(start_servic
     failed = await sink.wait_for("job.failed", job, timeout=60)
     assert failed[0]["service"] == "matcher" and "vector-index unreachable" in failed[0]["reason"]
     assert not sink.for_job("matchings.process.completed", job)
+
+
+async def test_a_product_only_a_region_of_the_keyframe_is_near_is_verified_too(start_service, event_sink,
+                                                                               bus_settings, db_pool, scenes):
+    """top_k 1, and a keyframe whose own vector is the sibling carton's (as when its mask held the
+    wrong object): by that vector alone only the sibling is verified and the orange carton is
+    never asked. With RETRIEVAL_REGION_K the keyframe's stored quadrants (frame_regions) bring
+    the orange carton to verification, and it is matched."""
+    from common_py.frame_regions import save_regions
+
+    sink = await event_sink(KEYS)
+    root = bus_settings.data_root
+    embedder = build_embedder(VisionSettings())
+    apple_rgb, apple_gray = embedder.embed([scenes["apple"]], [None])
+    jobs = [await create_job(db_pool, "breakfast") for _ in range(2)]
+    for pid in ("region-orange", "region-apple"):
+        await db_pool.execute("INSERT INTO products (product_id, src, asin_or_itemid) VALUES ($1, 'local', $1)", pid)
+        await insert_asset(db_pool, root, "product_images", "img_id", f"img-{pid}", "product_id", pid,
+                           scenes[pid.split("-")[1]], embedder)
+    await db_pool.execute("INSERT INTO videos (video_id, platform) VALUES ('vid-r', 'local')")
+    await insert_asset(db_pool, root, "video_frames", "frame_id", "vid-r-f0", "video_id", "vid-r", scenes["scene"],
+                       embedder, {"ts": 1.0, "emb_rgb": apple_rgb[0], "emb_gray": apple_gray[0],
+                                  "emb_model": embedder.name})
+    q_rgb, q_gray = embedder.embed_regions([scenes["scene"]])
+    await save_regions(db_pool, {"vid-r-f0": (q_rgb[0, 1:], q_gray[0, 1:])}, embedder.name)
+    for job in jobs:
+        for pid in ("region-orange", "region-apple"):
+            await db_pool.execute("INSERT INTO job_products VALUES ($1, $2)", job, pid)
+        await db_pool.execute("INSERT INTO job_videos VALUES ($1, 'vid-r')", job)
+        await db_pool.execute("INSERT INTO job_frames VALUES ($1, 'vid-r-f0')", job)
+
+    index = start_service("vector-index")
+    found = []
+    for job, region_k in zip(jobs, ("0", "2")):
+        matcher = start_service("matcher", VECTOR_INDEX_URL=index.url, RETRIEVAL_REGION_K=region_k)
+        await sink.bus.publish("match.request", {"job_id": job, "industry": "breakfast", "top_k": 1})
+        await sink.wait_for("matchings.process.completed", job, timeout=120)
+        found.append({r["product_id"] for r in sink.for_job("match.result", job)})
+        assert matcher.stop() == 0
+    assert "region-orange" not in found[0]
+    assert "region-orange" in found[1]

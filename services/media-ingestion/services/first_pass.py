@@ -8,6 +8,9 @@ image of the job's own catalog.
 The catalog is collected and embedded while videos download; the first pass waits for the job's
 `image.embeddings` stage to complete (at most FIRST_PASS_WAIT_S, once per job). Past that, or with
 FIRST_PASS_MIN_SIM = -1, every keyframe goes on: a slow catalog costs time, never matches.
+
+The quadrant vectors it computes for a kept keyframe are stored (``frame_regions``): retrieval
+asks them for candidates per region, at no further model cost.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from common_py import completion
 from common_py.storage import Storage
-from matching.retrieval import first_pass_similarity
+from matching.retrieval import FirstPass as FirstPassResult
+from matching.retrieval import first_pass
 from vision_common.image_io import read_image
 
 log = logging.getLogger("media-ingestion")
@@ -73,25 +78,39 @@ class FirstPass:
             self._catalogs.popitem(last=False)
         return catalog
 
-    def _similarities(self, paths: list[str], catalog: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _first_pass(self, paths: list[str], catalog: tuple[np.ndarray, np.ndarray]) -> FirstPassResult:
         if self._embedder is None:
             self._embedder = self._embedder_factory()
-        out = []
+        parts = []
         for start in range(0, len(paths), _CHUNK):
             images = [read_image(self.storage.resolve(p)) for p in paths[start:start + _CHUNK]]
-            out.append(first_pass_similarity(self._embedder, images, *catalog))
-        return np.concatenate(out) if out else np.zeros(0)
+            parts.append(first_pass(self._embedder, images, *catalog))
+        return FirstPassResult(np.concatenate([p.sims for p in parts]),
+                               np.concatenate([p.region_rgb for p in parts]),
+                               np.concatenate([p.region_gray for p in parts]))
 
-    async def select(self, job_id: str, video_id: str, frames: list) -> list:
-        """The frames (objects with ``local_path``) this job processes, in their order."""
+    async def select(self, job_id: str, video_id: str, frames: list) -> Selection:
+        """The frames (objects with ``frame_id`` and ``local_path``) this job processes, in their
+        order, and the region vectors of those (stored for per-region retrieval)."""
         if not self.enabled or not frames:
-            return list(frames)
+            return Selection(list(frames))
         catalog = await self._catalog(job_id)
         if catalog is None:
-            return list(frames)
-        sims = await asyncio.to_thread(self._similarities, [f.local_path for f in frames], catalog)
-        kept = [f for f, sim in zip(frames, sims) if sim >= self.min_sim]
+            return Selection(list(frames))
+        fp = await asyncio.to_thread(self._first_pass, [f.local_path for f in frames], catalog)
+        kept = [i for i, sim in enumerate(fp.sims) if sim >= self.min_sim]
         log.info("first pass: %d of %d keyframes of %s look like the job's catalog (best %.2f)",
-                 len(kept), len(frames), video_id, float(sims.max()) if len(sims) else -1.0,
+                 len(kept), len(frames), video_id, float(fp.sims.max()) if len(fp.sims) else -1.0,
                  extra={"job_id": job_id})
-        return kept
+        regions = {frames[i].frame_id: (fp.region_rgb[i], fp.region_gray[i]) for i in kept if fp.region_rgb.shape[1]}
+        return Selection([frames[i] for i in kept], regions, self._embedder.name)
+
+
+@dataclass
+class Selection:
+    """The keyframes a job processes; ``regions``: frame_id -> (rgb, gray) region vectors (R, dim)
+    made by ``model``, for those the first pass embedded (none when it did not run)."""
+
+    frames: list
+    regions: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    model: str | None = None

@@ -19,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 
 from common_py.errors import ErrorCode, JobFailed
+from common_py.frame_regions import save_regions
 from common_py.storage import Storage, derive_id, raise_if_unwritable
 from common_py.uow import UnitOfWork, stable_event_id
 from services.sources.base import SourceError, VideoRecord, VideoSource
@@ -119,7 +120,8 @@ class MediaIngestion:
             frames = await self._extract(source, rec, video_id)
         if not frames:
             raise VisionError(f"no usable keyframe in video {video_id}")
-        kept = await self.first_pass.select(job_id, video_id, frames)
+        selection = await self.first_pass.select(job_id, video_id, frames)
+        kept = selection.frames
         async with self.uow.begin() as tx:
             await tx.conn.execute(
                 """INSERT INTO videos (video_id, platform, url, title, duration_s, published_at)
@@ -135,6 +137,8 @@ class MediaIngestion:
             await tx.conn.executemany(
                 "INSERT INTO job_frames (job_id, frame_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 [(job_id, f.frame_id) for f in kept])
+            if selection.regions:
+                await save_regions(tx.conn, selection.regions, selection.model)
             for i in range(0, len(kept), EVENT_FRAMES_MAX):
                 await tx.emit("video.keyframes.ready", {
                     "event_id": stable_event_id(job_id, "video.keyframes.ready", video_id, str(i // EVENT_FRAMES_MAX)),

@@ -132,6 +132,22 @@ async def test_the_first_pass_sends_on_only_what_looks_like_the_catalog(start_se
     stored = await db_pool.fetchval("SELECT count(*) FROM video_frames WHERE video_id = 'long-with-cartons'")
     assert stored > total and stored >= 6  # every keyframe is kept for later jobs; this one processes two shots
     assert await db_pool.fetchval("SELECT count(*) FROM job_frames WHERE job_id = $1", job) == total
+    # the kept keyframes' quadrant vectors are stored for per-region retrieval, those of no other
+    regions = await db_pool.fetch(
+        "SELECT fr.frame_id, fr.region, fr.emb_rgb, fr.emb_gray, fr.emb_model, vf.local_path FROM frame_regions fr "
+        "JOIN video_frames vf USING (frame_id) WHERE vf.video_id = 'long-with-cartons' ORDER BY frame_id, region")
+    kept = {r["frame_id"] for r in await db_pool.fetch("SELECT frame_id FROM job_frames WHERE job_id = $1", job)}
+    assert {r["frame_id"] for r in regions} == kept and len(regions) == 4 * len(kept)
+    assert {r["region"] for r in regions} == {1, 2, 3, 4} and {r["emb_model"] for r in regions} == {"efficientnet-lite0"}
+    from vision_common.embedding import build_embedder
+    from vision_common.image_io import read_image
+    from vision_common.settings import VisionSettings
+
+    first_kept = regions[0]
+    stored_image = read_image(str(Path(bus_settings.data_root) / first_kept["local_path"]))
+    want_rgb, want_gray = build_embedder(VisionSettings()).embed_regions([stored_image])
+    np.testing.assert_allclose(first_kept["emb_rgb"].to_numpy(), want_rgb[0, 1], atol=1e-4)
+    np.testing.assert_allclose(first_kept["emb_gray"].to_numpy(), want_gray[0, 1], atol=1e-4)
 
     # another job on the same video whose catalog is not ready in time: every keyframe goes on
     job2 = await create_job(db_pool, "haul")

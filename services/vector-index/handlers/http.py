@@ -77,14 +77,15 @@ async def search_by_vector(body: VectorSearchRequest, request: Request) -> Vecto
              summary="Per frame, the top-k product images of a job (the matcher calls this once per video)")
 async def search_frames(body: FramesSearchRequest, request: Request) -> FramesSearchResponse:
     _check_k(request, body.k, ("body", "k"))
+    _check_k(request, body.region_k, ("body", "region_k"))
     frame_ids = list(dict.fromkeys(body.frame_ids))
     max_frames = request.app.state.config.search_max_frames
     if len(frame_ids) > max_frames:
         raise _invalid(("body", "frame_ids"), f"at most {max_frames} frame_ids per request (SEARCH_MAX_FRAMES)")
     search = _search(request)
     try:
-        answers = await search.frames(frame_ids, body.k, body.space, body.job_id)
+        answers = await search.frames(frame_ids, body.k, body.space, body.job_id, body.region_k)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    return FramesSearchResponse(job_id=body.job_id, k=body.k, space=body.space, frames=[
+    return FramesSearchResponse(job_id=body.job_id, k=body.k, region_k=body.region_k, space=body.space, frames=[
         FrameResults(frame_id=f, results=_hits(hits), reason=reason) for f, hits, reason in answers])

@@ -17,6 +17,8 @@ class SearchHit(BaseModel):
     sim_gray: float | None = Field(description="cosine similarity of the emb_gray vectors (null: not computed)")
     similarity: float = Field(description="the ranking similarity: max(sim_rgb, sim_gray) for space=max, "
                                           "else the named space's")
+    region: int | None = Field(None, description="POST /search/frames with region_k: the frame region whose "
+                                                 "vector brought this result (null: the frame's own vector)")
 
 
 class AssetSearchResponse(BaseModel):
@@ -48,6 +50,10 @@ class FramesSearchRequest(BaseModel):
     k: int = Field(20, ge=1, description="results per frame (at most SEARCH_K_MAX)")
     job_id: str = Field(description="only products this job collected")
     space: Space = Field("max", description="SPEC §6.1 ranks by max(cos_rgb, cos_gray)")
+    region_k: int = Field(0, ge=0, description="besides the k nearest to the frame's own vector, the region_k "
+                                               "nearest to each of its regions (frame_regions) not among them "
+                                               "yet, ranked by their similarity to the frame's own vector; "
+                                               "0: the frame's own vector only (at most SEARCH_K_MAX)")
 
 
 class FrameResults(BaseModel):
@@ -59,5 +65,6 @@ class FrameResults(BaseModel):
 class FramesSearchResponse(BaseModel):
     job_id: str
     k: int
+    region_k: int = 0
     space: Space
     frames: list[FrameResults] = Field(description="in the order of the request's frame_ids")

@@ -26,6 +26,7 @@ import asyncpg
 import numpy as np
 
 from common_py.db import vector_dimension
+from common_py.frame_regions import load_regions
 
 Space = Literal["max", "rgb", "gray"]
 COLUMNS = {"rgb": "emb_rgb", "gray": "emb_gray"}
@@ -47,6 +48,7 @@ class Hit:
     sim_rgb: float | None
     sim_gray: float | None
     similarity: float
+    region: int | None = None  # the frame region whose vector brought it (None: the frame's own)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -159,10 +161,16 @@ class VectorSearch:
             await self._check_job(conn, job_id)
             return await self._search(conn, row, k, space, job_id, what=f"frame {frame_id}")
 
-    async def frames(self, frame_ids: list[str], k: int, space: Space,
-                     job_id: str) -> list[tuple[str, list[Hit], str | None]]:
-        """The matcher's batch form: one transaction for a batch of frames, in the order given."""
-        async with self._searching(k) as conn:
+    async def frames(self, frame_ids: list[str], k: int, space: Space, job_id: str,
+                     region_k: int = 0) -> list[tuple[str, list[Hit], str | None]]:
+        """The matcher's batch form: one transaction for a batch of frames, in the order given.
+
+        With ``region_k``, a frame's top-k by its own vector is followed by the ``region_k``
+        nearest product images of each of its regions (``frame_regions``) not among them yet,
+        best first by their similarity to the frame's own vector (what the verifier reads): a
+        frame holding several products is near none of them as a whole
+        (matching.retrieval.retrieve_with_regions is the same rule in numpy)."""
+        async with self._searching(max(k, region_k)) as conn:
             rows = {r["frame_id"]: r for r in await conn.fetch(
                 "SELECT frame_id, emb_rgb, emb_gray FROM video_frames WHERE frame_id = ANY($1::text[])",
                 frame_ids)}
@@ -170,11 +178,41 @@ class VectorSearch:
             if missing:
                 raise NotFound(f"no video frame with frame_id {', '.join(repr(m) for m in missing)}")
             await self._check_job(conn, job_id)
+            regions = await load_regions(conn, frame_ids) if region_k > 0 else {}
             out = []
             for frame_id in frame_ids:
                 hits, reason = await self._search(conn, rows[frame_id], k, space, job_id, what=f"frame {frame_id}")
+                if hits and regions.get(frame_id):
+                    hits = hits + await self._region_hits(conn, rows[frame_id], regions[frame_id], region_k,
+                                                          space, job_id, {h.img_id for h in hits})
                 out.append((frame_id, hits, reason))
             return out
+
+    async def _region_hits(self, conn, row, regions: list[tuple], region_k: int, space: Space, job_id: str,
+                           seen: set[str]) -> list[Hit]:
+        """The nearest product images of each region that ``seen`` lacks, scored against the
+        frame's own vectors, best first."""
+        found: dict[str, int] = {}
+        for n, (rgb, gray) in enumerate(regions, start=1):
+            for h in await self._run(conn, {"rgb": rgb, "gray": gray}, space, region_k, job_id, None):
+                if h.img_id not in seen and h.img_id not in found:
+                    found[h.img_id] = n
+        if not found:
+            return []
+        own = [(s, row[COLUMNS[s]]) for s in COLUMNS if row[COLUMNS[s]] is not None]
+        sims = {s: "NULL::float8" for s in COLUMNS}
+        sims.update({s: f"1 - ({COLUMNS[s]} <=> ${i})" for i, (s, _) in enumerate(own, start=2)})
+        rescored = await conn.fetch(
+            f"SELECT img_id, product_id, {sims['rgb']} AS sim_rgb, {sims['gray']} AS sim_gray "
+            "FROM product_images WHERE img_id = ANY($1::text[])",
+            list(found), *[v for _, v in own])
+        hits = []
+        for r in rescored:
+            sim = max(x for x in (r["sim_rgb"], r["sim_gray"]) if x is not None) if space == "max" \
+                else r[f"sim_{space}"]
+            if sim is not None:
+                hits.append(Hit(r["img_id"], r["product_id"], r["sim_rgb"], r["sim_gray"], sim, found[r["img_id"]]))
+        return sorted(hits, key=lambda h: (-h.similarity, h.img_id))
 
     # -- query by a raw vector ------------------------------------------------------------------
     async def by_vector(self, vector: list[float], k: int, space: Literal["rgb", "gray"],

@@ -56,13 +56,14 @@ class Seeder:
             "INSERT INTO product_images (img_id, product_id, local_path, emb_rgb, emb_gray) "
             "VALUES ($1, $2, 'products/' || $2 || '/' || $1 || '.jpg', $3, $4)", rows)
 
-    async def frames(self, video_id: str, rows) -> None:
-        """rows: (frame_id, ts, emb_rgb, emb_gray)."""
+    async def frames(self, video_id: str, rows, model: str = "test-model") -> None:
+        """rows: (frame_id, ts, emb_rgb, emb_gray); ``model`` is their emb_model."""
         await self.pool.execute("INSERT INTO videos (video_id, platform, url) VALUES ($1, 'youtube', $1) "
                                 "ON CONFLICT DO NOTHING", video_id)
         await self.pool.executemany(
-            "INSERT INTO video_frames (frame_id, video_id, ts, local_path, emb_rgb, emb_gray) "
-            "VALUES ($1, $2, $3, 'videos/x.jpg', $4, $5)", [(f, video_id, ts, r, g) for f, ts, r, g in rows])
+            "INSERT INTO video_frames (frame_id, video_id, ts, local_path, emb_rgb, emb_gray, emb_model) "
+            "VALUES ($1, $2, $3, 'videos/x.jpg', $4, $5, $6)",
+            [(f, video_id, ts, r, g, model if r is not None else None) for f, ts, r, g in rows])
 
     async def job(self, job_id: str, product_ids) -> None:
         await self.pool.execute("INSERT INTO jobs (job_id, industry) VALUES ($1, 'test')", job_id)

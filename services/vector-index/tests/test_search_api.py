@@ -201,7 +201,8 @@ async def test_batch_frames_for_the_matcher(seed, client, dim):
         expected = brute_force(*frames[f["frame_id"]], catalog, 6, only=job_products)
         assert no_near_ties(expected)
         assert_same(f["results"], expected)
-        assert set(f["results"][0]) == {"img_id", "product_id", "sim_rgb", "sim_gray", "similarity"}
+        assert set(f["results"][0]) == {"img_id", "product_id", "sim_rgb", "sim_gray", "similarity", "region"}
+        assert all(h["region"] is None for h in f["results"])  # no region_k: the frame's own vector only
 
     r = await client.post("/search/frames", json={"frame_ids": ["fr0", "ghost"], "job_id": "job-b"})
     assert r.status_code == 404 and "'ghost'" in r.json()["detail"]
@@ -213,6 +214,53 @@ async def test_batch_frames_for_the_matcher(seed, client, dim):
     assert r.status_code == 422
     r = await client.post("/search/frames", json={"frame_ids": ["fr0"]})
     assert r.status_code == 422 and "job_id" in r.text
+
+
+async def test_frames_with_region_k_add_each_regions_nearest_images(seed, client, dim, clean_pool):
+    """POST /search/frames with region_k: after the frame's own top-k, the region_k nearest job
+    images of each stored region that are not among them, ranked and scored by the frame's own
+    vector; the same rule as matching.retrieval.retrieve_with_regions over the same vectors."""
+    from common_py.frame_regions import save_regions
+    from matching.retrieval import retrieve_with_regions
+
+    rng = np.random.default_rng(5)
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    catalog = {i: (p, unit(r), unit(g)) for i, (p, r, g) in random_catalog(rng, dim, 20).items()}
+    await seed_catalog(seed, catalog)
+    job_products = {f"prod{p}" for p in range(15)}
+    await seed.job("job-r", sorted(job_products))
+    own = (unit(rng.standard_normal(dim)), unit(rng.standard_normal(dim)))
+    # two regions, each near a job image the frame's own top 5 lacks, and a third near an image
+    # of another job's product
+    top5 = {i for i, _ in brute_force(*own, catalog, 5, only=job_products)}
+    near = [i for i in catalog if catalog[i][0] in job_products and i not in top5][3:5] + ["img17-0"]
+    regions = [tuple(unit(catalog[i][s] + 0.3 * rng.standard_normal(dim) / np.sqrt(dim)) for s in (1, 2))
+               for i in near]
+    await seed.frames("vr", [("fr-shelf", 1.0, *own), ("fr-plain", 2.0, *own)])
+    await save_regions(clean_pool, {"fr-shelf": (np.stack([r for r, _ in regions]),
+                                                 np.stack([g for _, g in regions]))}, "test-model")
+    await save_regions(clean_pool, {"fr-plain": (own[0][None], own[1][None])}, "another-model")
+
+    r = await client.post("/search/frames", json={"frame_ids": ["fr-shelf", "fr-plain"], "k": 5, "region_k": 2,
+                                                  "job_id": "job-r"})
+    assert r.status_code == 200, r.text
+    shelf, plain = r.json()["frames"]
+    ids = [i for i in catalog if catalog[i][0] in job_products]
+    expected = retrieve_with_regions(own[0], own[1], np.stack([r for r, _ in regions]), np.stack([g for _, g in regions]),
+                                     np.stack([catalog[i][1] for i in ids]), np.stack([catalog[i][2] for i in ids]),
+                                     k=5, region_k=2)
+    assert [h["img_id"] for h in shelf["results"]] == [ids[j] for j, _ in expected]
+    np.testing.assert_allclose([h["similarity"] for h in shelf["results"]], [s for _, s in expected], atol=1e-5)
+    got = {h["img_id"]: h["region"] for h in shelf["results"]}
+    assert len(got) > 5 and got[near[0]] == 1 and got[near[1]] == 2 and "img17-0" not in got
+    assert all(h["region"] is None for h in shelf["results"][:5])
+    # regions made by another model than the frame's own vector are not asked
+    assert_same(plain["results"], brute_force(*own, catalog, 5, only=job_products))
+    r = await client.post("/search/frames", json={"frame_ids": ["fr-shelf"], "region_k": 51, "job_id": "job-r"})
+    assert r.status_code == 422 and "region_k" in r.text
 
 
 async def test_unknown_ids_are_404_and_bad_queries_422(seed, client, dim):
