@@ -1,7 +1,9 @@
-"""Candidate retrieval (SPEC §6.1): cosine on emb_rgb and emb_gray, take the max, top-K.
+"""Candidate retrieval (SPEC §6.1): cosine on emb_rgb and emb_gray, take the max, top-K, then
+the nearest few of each region of the keyframe (``retrieve_with_regions``).
 
-The matcher service does the same with pgvector HNSW (two ``<=>`` queries, max per image); this
-numpy version is exact and is what tests and the bench use.
+The matcher service does the same through vector-index with pgvector HNSW (two ``<=>`` queries,
+max per image); this numpy version is exact and is what tests and the bench use. The regions'
+vectors come from the first pass (``first_pass``), which embeds them anyway.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def best_similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, d
 
 
 @dataclass
-class FirstPass:
+class FirstPassResult:
     """What the first pass learns of a batch of keyframes: each one's best similarity to the
     catalog (``sims``, (N,)) and the vectors of its regions (``region_rgb``/``region_gray``,
     (N, R, dim): the four quadrants, none for models without a spatial map), which retrieval
@@ -36,18 +38,18 @@ class FirstPass:
     region_gray: np.ndarray
 
 
-def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> FirstPass:
+def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> FirstPassResult:
     """The first pass's question for each keyframe: how close is the frame, or one of its regions
     (``embed_regions``: the whole frame and its quadrants), to the nearest catalog image? The
     keyframe is not segmented yet; a shelf of four products is far from each one's catalog image
     as a whole, and near it in the quadrant that holds it."""
     if not images:
         empty = np.zeros((0, 0, db_rgb.shape[1] if db_rgb.ndim == 2 else 0), np.float32)
-        return FirstPass(np.zeros(0), empty, empty.copy())
+        return FirstPassResult(np.zeros(0), empty, empty.copy())
     rgb, gray = embedder.embed_regions(images)
     n, r, d = rgb.shape
     sims = best_similarity(rgb.reshape(n * r, d), gray.reshape(n * r, d), db_rgb, db_gray).reshape(n, r).max(axis=1)
-    return FirstPass(sims, np.ascontiguousarray(rgb[:, 1:]), np.ascontiguousarray(gray[:, 1:]))
+    return FirstPassResult(sims, np.ascontiguousarray(rgb[:, 1:]), np.ascontiguousarray(gray[:, 1:]))
 
 
 def first_pass_similarity(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:

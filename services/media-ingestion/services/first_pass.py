@@ -25,8 +25,7 @@ import numpy as np
 
 from common_py import completion
 from common_py.storage import Storage
-from matching.retrieval import FirstPass as FirstPassResult
-from matching.retrieval import first_pass
+from matching.retrieval import FirstPassResult, first_pass
 from vision_common.image_io import read_image
 
 log = logging.getLogger("media-ingestion")
