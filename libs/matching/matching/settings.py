@@ -30,8 +30,9 @@ class MatchSettings(BaseSettings):
     # vector, the RETRIEVAL_REGION_K nearest catalog images of each of its regions (the first
     # pass's quadrant vectors) are verified too. A frame that holds several products, or a blur
     # the mask cannot outline, is near none of its products as a whole. 0: frame vector only.
-    # 5 on train shelves with 100 products: the largest value whose last step still buys 1 % of
-    # retrieval recall per extra candidate verified (docs/quality.md, "Candidates per region").
+    # 5: set on the train shelves and blurs with 100 products, trading recall@K against the
+    # candidates verified (that curve has no knee); a cost knob (docs/quality.md, "Candidates
+    # per region").
     retrieval_region_k: int = 5
     # Candidates below this cosine (max of rgb/gray) are not verified at all. The SPEC's 0.82 is
     # far too strict for an ImageNet embedder on masked crops (a true pair often scores 0.5-0.7),
