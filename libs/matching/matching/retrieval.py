@@ -44,17 +44,11 @@ def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: 
     keyframe is not segmented yet; a shelf of four products is far from each one's catalog image
     as a whole, and near it in the quadrant that holds it."""
     if not images:
-        empty = np.zeros((0, 0, db_rgb.shape[1] if db_rgb.ndim == 2 else 0), np.float32)
-        return FirstPassResult(np.zeros(0), empty, empty.copy())
+        return FirstPassResult(np.zeros(0), np.zeros((0, 0, 0), np.float32), np.zeros((0, 0, 0), np.float32))
     rgb, gray = embedder.embed_regions(images)
     n, r, d = rgb.shape
     sims = best_similarity(rgb.reshape(n * r, d), gray.reshape(n * r, d), db_rgb, db_gray).reshape(n, r).max(axis=1)
     return FirstPassResult(sims, np.ascontiguousarray(rgb[:, 1:]), np.ascontiguousarray(gray[:, 1:]))
-
-
-def first_pass_similarity(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
-    """``first_pass``'s similarities alone."""
-    return first_pass(embedder, images, db_rgb, db_gray).sims
 
 
 def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,

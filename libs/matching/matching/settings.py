@@ -15,7 +15,7 @@ class MatchSettings(BaseSettings):
 
     # --- first pass (media-ingestion, before a keyframe is segmented) ---------------------------
     # A keyframe none of whose regions (the whole frame and its four quadrants, embedded in one
-    # forward pass: retrieval.first_pass_similarity) reaches this cosine (max of rgb/gray) with
+    # forward pass: retrieval.first_pass) reaches this cosine (max of rgb/gray) with
     # an image of the job's catalog is not processed any further for that job: no mask, no
     # features, no verification. Most of a long video shows no catalog product, and
     # segmentation, features and verification are ~95 % of a keyframe's cost. -1 turns it off.

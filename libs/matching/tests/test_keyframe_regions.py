@@ -220,7 +220,7 @@ def test_first_pass_keeps_a_shelf_whose_product_fills_one_quadrant(grocery, mode
     alone does not pass."""
     import cv2
 
-    from matching.retrieval import best_similarity, first_pass_similarity
+    from matching.retrieval import best_similarity, first_pass
     from vision_common.embedding import build_embedder
     from vision_common.settings import VisionSettings
 
@@ -231,7 +231,7 @@ def test_first_pass_keeps_a_shelf_whose_product_fills_one_quadrant(grocery, mode
     tiles = [cv2.resize(cv2.imread(str(p)), (180, 180)) for p in produce]
     with_product = [cv2.resize(_product_only(iconic(grocery, "Oatly-Oat-Milk")), (180, 180))] + tiles[:3]
     shelves = [np.vstack([np.hstack(t[:2]), np.hstack(t[2:])]) for t in (with_product, tiles)]
-    per_region = first_pass_similarity(embedder, shelves, db_rgb, db_gray)
+    per_region = first_pass(embedder, shelves, db_rgb, db_gray).sims
     whole = best_similarity(*embedder.embed(shelves, [None, None]), db_rgb, db_gray)
     assert per_region[0] >= S.first_pass_min_sim and per_region[0] > whole[0] + 0.1
     assert per_region[1] < S.first_pass_min_sim

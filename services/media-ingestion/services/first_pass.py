@@ -101,7 +101,8 @@ class FirstPass:
         log.info("first pass: %d of %d keyframes of %s look like the job's catalog (best %.2f)",
                  len(kept), len(frames), video_id, float(fp.sims.max()) if len(fp.sims) else -1.0,
                  extra={"job_id": job_id})
-        regions = {frames[i].frame_id: (fp.region_rgb[i], fp.region_gray[i]) for i in kept if fp.region_rgb.shape[1]}
+        has_regions = fp.region_rgb.shape[1] > 0  # models without a spatial map give the whole frame only
+        regions = {frames[i].frame_id: (fp.region_rgb[i], fp.region_gray[i]) for i in kept} if has_regions else {}
         return Selection([frames[i] for i in kept], regions, self._embedder.name)
 
 

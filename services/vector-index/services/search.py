@@ -99,21 +99,40 @@ def build_search_sql(queries: dict[str, np.ndarray], ranked_by: Space, k: int, j
         ctes.append(f"knn_{space} AS MATERIALIZED (\n"
                     f"    SELECT pi.img_id FROM product_images pi WHERE {where}\n"
                     f"    ORDER BY pi.{col} <=> {vec[space]} LIMIT {k_ref})")
-    sims = {space: (f"1 - (pi.{COLUMNS[space]} <=> {vec[space]})" if space in vec else "NULL::float8")
-            for space in COLUMNS}
-    similarity = "GREATEST(sim_rgb, sim_gray)" if ranked_by == "max" else f"sim_{ranked_by}"
     # `= ANY (ARRAY(...))` rather than `IN (...)`: the planner then fetches the few candidates by
     # primary key instead of hash-joining them against a scan of every product image (5x faster
     # at 5k images, and the gap grows with the catalog)
     candidates = " UNION ".join(f"SELECT img_id FROM knn_{s}" for s in knn_spaces)
-    sql = (f"WITH {', '.join(ctes)},\n"
-           f"scored AS (\n"
-           f"    SELECT pi.img_id, pi.product_id, {sims['rgb']} AS sim_rgb, {sims['gray']} AS sim_gray\n"
-           f"    FROM product_images pi WHERE pi.img_id = ANY (ARRAY({candidates})))\n"
-           f"SELECT img_id, product_id, sim_rgb, sim_gray, {similarity} AS similarity FROM scored\n"
-           f"WHERE {similarity} IS NOT NULL\n"
-           f"ORDER BY similarity DESC, img_id LIMIT {k_ref}")
+    sql = f"WITH {', '.join(ctes)},\n" + _rescoring(vec, ranked_by, f"ARRAY({candidates})", k_ref)
     return sql, params
+
+
+def build_rescore_sql(queries: dict[str, np.ndarray], ranked_by: Space, img_ids: list[str]) -> tuple[str, list]:
+    """SQL and parameters scoring the given product images against ``queries`` (space -> vector),
+    best first: the rescoring step of ``build_search_sql`` on candidates found elsewhere."""
+    params: list = [*queries.values(), list(img_ids)]
+    vec = {space: f"${i}" for i, space in enumerate(queries, start=1)}
+    return "WITH " + _rescoring(vec, ranked_by, f"${len(params)}::text[]", None), params
+
+
+def _rescoring(vec: dict[str, str], ranked_by: Space, candidates: str, limit: str | None) -> str:
+    """The exact rescoring every search ends with: both cosines of the images in ``candidates``
+    (a text-array expression) against the query vectors (``vec``: space -> parameter reference),
+    best first by the ranking similarity."""
+    sims = {space: (f"1 - (pi.{COLUMNS[space]} <=> {vec[space]})" if space in vec else "NULL::float8")
+            for space in COLUMNS}
+    similarity = "GREATEST(sim_rgb, sim_gray)" if ranked_by == "max" else f"sim_{ranked_by}"
+    return (f"scored AS (\n"
+            f"    SELECT pi.img_id, pi.product_id, {sims['rgb']} AS sim_rgb, {sims['gray']} AS sim_gray\n"
+            f"    FROM product_images pi WHERE pi.img_id = ANY ({candidates}))\n"
+            f"SELECT img_id, product_id, sim_rgb, sim_gray, {similarity} AS similarity FROM scored\n"
+            f"WHERE {similarity} IS NOT NULL\n"
+            f"ORDER BY similarity DESC, img_id" + (f" LIMIT {limit}" if limit else ""))
+
+
+def frame_queries(row) -> dict:
+    """A frame's or image's own vectors by space, those it has."""
+    return {s: row[COLUMNS[s]] for s in COLUMNS if row[COLUMNS[s]] is not None}
 
 
 class VectorSearch:
@@ -199,20 +218,9 @@ class VectorSearch:
                     found[h.img_id] = n
         if not found:
             return []
-        own = [(s, row[COLUMNS[s]]) for s in COLUMNS if row[COLUMNS[s]] is not None]
-        sims = {s: "NULL::float8" for s in COLUMNS}
-        sims.update({s: f"1 - ({COLUMNS[s]} <=> ${i})" for i, (s, _) in enumerate(own, start=2)})
-        rescored = await conn.fetch(
-            f"SELECT img_id, product_id, {sims['rgb']} AS sim_rgb, {sims['gray']} AS sim_gray "
-            "FROM product_images WHERE img_id = ANY($1::text[])",
-            list(found), *[v for _, v in own])
-        hits = []
-        for r in rescored:
-            sim = max(x for x in (r["sim_rgb"], r["sim_gray"]) if x is not None) if space == "max" \
-                else r[f"sim_{space}"]
-            if sim is not None:
-                hits.append(Hit(r["img_id"], r["product_id"], r["sim_rgb"], r["sim_gray"], sim, found[r["img_id"]]))
-        return sorted(hits, key=lambda h: (-h.similarity, h.img_id))
+        sql, params = build_rescore_sql(frame_queries(row), space, list(found))
+        return [Hit(r["img_id"], r["product_id"], r["sim_rgb"], r["sim_gray"], r["similarity"], found[r["img_id"]])
+                for r in await conn.fetch(sql, *params)]
 
     # -- query by a raw vector ------------------------------------------------------------------
     async def by_vector(self, vector: list[float], k: int, space: Literal["rgb", "gray"],
@@ -243,7 +251,7 @@ class VectorSearch:
 
     async def _search(self, conn, row, k: int, space: Space, job_id: str | None, *,
                       exclude_img_id: str | None = None, what: str) -> tuple[list[Hit], str | None]:
-        queries = {s: row[COLUMNS[s]] for s in COLUMNS if row[COLUMNS[s]] is not None}
+        queries = frame_queries(row)
         if not queries:
             return [], f"{what} has no embedding yet (vision-embedding has not written emb_rgb/emb_gray)"
         if space != "max" and space not in queries:
