@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"segmenter": vs.segmenter, "seg_input_size": vs.seg_input_size, "embed_model": vs.embed_model,
                      "kp_methods": vs.kp_methods, "retrieval_topk": ms.retrieval_topk,
                      "retrieval_region_k": ms.retrieval_region_k,
+                     "kp_catalog_coarse_sides": ms.kp_catalog_coarse_sides, "kp_coarse_from": ms.kp_coarse_from,
                      "sim_deep_min": ms.sim_deep_min, "match_accept": ms.match_accept,
                      "first_pass_min_sim": (ms.first_pass_min_sim if args.first_pass_min_sim is None
                                             else args.first_pass_min_sim),

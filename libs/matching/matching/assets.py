@@ -82,6 +82,13 @@ class AssetBundle:
     features_full: dict[str, Features] = field(default_factory=dict)
     # catalog images only: the region's colour histogram (matching.appearance), once per job
     color_hist: np.ndarray | None = None
+    # catalog images only: the other products' images the shared marks were taken against
+    # (matching.distinct), and, built on first use by matching.coarse for a blurred keyframe, the
+    # keypoints of the image shrunk to the sizes such footage shows a product (per method) and
+    # the view (own + coarse keypoints, their shared marks) verification matches
+    peers: list["AssetBundle"] = field(default_factory=list, repr=False, compare=False)
+    coarse: dict[str, Features | None] = field(default_factory=dict, repr=False, compare=False)
+    _with_coarse: dict[str, tuple | None] = field(default_factory=dict, repr=False, compare=False)
     _splits: dict[str, "MaskSplit | None"] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

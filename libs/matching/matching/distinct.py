@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vision_common.keypoints import Features
 from vision_common.ransac import ratio_match
 
 from .assets import Asset, AssetBundle
@@ -24,21 +25,25 @@ def mark_shared_keypoints(images: list[tuple[str, AssetBundle]], s: MatchSetting
     """
     n = len(images)
     for i, (pid, b) in enumerate(images):
-        f = b.keypoints(s.kp_match_method, s.kp_mask_catalog)
-        if f is None:
-            continue
-        shared = np.zeros(len(f), bool)
         others = [j for j in range(n) if images[j][0] != pid]
         if embeddings is not None and len(others) > neighbours:
             sims = embeddings[others] @ embeddings[i]
             others = [others[k] for k in np.argsort(-sims)[:neighbours]]
-        for j in others:
-            g = images[j][1].keypoints(s.kp_match_method, s.kp_mask_catalog)
-            if g is None or len(g) < 2 or len(f) < 2:
-                continue
-            c = ratio_match(f, g, s.distinct_ratio)
-            shared[c.idx_a] = True
-        b.shared = shared
+        b.peers = [images[j][1] for j in others]  # matching.coarse marks its keypoints against the same
+        b._with_coarse.clear()
+        f = b.keypoints(s.kp_match_method, s.kp_mask_catalog)
+        if f is not None:
+            b.shared = shared_with(f, [p.keypoints(s.kp_match_method, s.kp_mask_catalog) for p in b.peers],
+                                   s.distinct_ratio)
+
+
+def shared_with(f: Features, others: list[Features | None], ratio: float) -> np.ndarray:
+    """True for the keypoints of ``f`` that pass the ratio test against one of ``others``."""
+    shared = np.zeros(len(f), bool)
+    for g in others:
+        if g is not None and len(g) >= 2 and len(f) >= 2:
+            shared[ratio_match(f, g, ratio).idx_a] = True
+    return shared
 
 
 def prepare_catalog(catalog: list[Asset], s: MatchSettings) -> list[Asset]:

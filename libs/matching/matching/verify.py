@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from vision_common.keypoints import Features
 from vision_common.ransac import (NearestTwo, find_homography, homography_is_plausible, merge_nearest, nearest_two,
                                   project, ratio_from_nearest, ratio_match)
 
 from .assets import AssetBundle
+from .coarse import coarse_sides, keyframe_detail, with_coarse
 from .settings import MatchSettings
 
 CANON = 192  # longer side of the canonical comparison box, px
@@ -183,7 +185,7 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     whole-keyframe pass match only the keypoints outside the mask and reuse the rest.
     """
     ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep), frame_masked=frame_masked)
-    fa = cat.keypoints(s.kp_match_method, s.kp_mask_catalog)
+    fa, shared, with_coarse = catalog_keypoints(cat, frame, s)
     fb = frame.keypoints(s.kp_match_method, frame_masked)
     if fa is None or fb is None:
         ev.reason = f"no {s.kp_match_method} features"
@@ -201,15 +203,18 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     if H is None:
         ev.reason = "no homography"
         return ev
-    # one catalog keypoint per inlier: repeated print (two identical logos) must not count twice
+    # one catalog keypoint per inlier: repeated print (two identical logos) must not count twice;
+    # with coarse keypoints also one keyframe keypoint: a point of the print found at two sizes
     in_idx = np.unique(corr.idx_a[inl])
     n_in = int(len(in_idx))
-    if cat.shared is not None and n_in and len(cat.shared) == len(fa):
-        ev.distinct = float(1.0 - cat.shared[in_idx].mean())
+    if with_coarse:
+        n_in = min(n_in, len(np.unique(corr.idx_b[inl])))
+    if shared is not None and n_in and len(shared) == len(fa):
+        ev.distinct = float(1.0 - shared[in_idx].mean())
         pr = project(H, fa.xy)
         h, w = frame.image_shape[:2]
         vis = (pr[:, 0] >= 0) & (pr[:, 0] < w) & (pr[:, 1] >= 0) & (pr[:, 1] < h)
-        ev.distinct_base = float(1.0 - cat.shared[vis].mean()) if vis.any() else float(1.0 - cat.shared.mean())
+        ev.distinct_base = float(1.0 - shared[vis].mean()) if vis.any() else float(1.0 - shared.mean())
     ev.inliers = n_in
     ev.inlier_ratio = n_in / max(1, min(len(fa), len(fb)))
     if not homography_is_plausible(H, cat.mask_box):
@@ -237,6 +242,19 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     ev.verified = True
     ev.sim_color, ev.sim_dense, ev.sim_edge = appearance(cat, frame, H, s)
     return ev
+
+
+def catalog_keypoints(cat: AssetBundle, frame: AssetBundle,
+                      s: MatchSettings) -> tuple[Features | None, np.ndarray | None, bool]:
+    """(the catalog image's keypoints to match, their shared-keypoint marks, whether its coarse
+    keypoints are among them): the coarse ones join only for a blurred keyframe
+    (``matching.coarse``)."""
+    fa, shared = cat.keypoints(s.kp_match_method, s.kp_mask_catalog), cat.shared
+    sides = coarse_sides(s.kp_catalog_coarse_sides)
+    if fa is None or not sides or s.kp_coarse_from <= 0 or keyframe_detail(frame, s.kp_match_method) < s.kp_coarse_from:
+        return fa, shared, False
+    view = with_coarse(cat, sides, s.kp_match_method, s.kp_mask_catalog, s.distinct_ratio)
+    return (fa, shared, False) if view is None else (*view, True)
 
 
 def _correspondences(fa, frame: AssetBundle, s: MatchSettings, frame_masked: bool,
