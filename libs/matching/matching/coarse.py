@@ -11,7 +11,9 @@ pixel coordinates, with shared-keypoint marks of their own (against the same oth
 images as ``matching.distinct`` used, at both sizes).
 
 They are used only for a blurred keyframe: one whose keypoints are coarse themselves (median
-diameter at least ``KP_COARSE_FROM`` of its short side; ``keyframe_detail``). On sharp footage
+diameter at least ``KP_COARSE_FROM`` of its short side; ``keyframe_detail``), and there they
+replace the listing's finest keypoints (only the coarsest ``KP_COARSE_OWN_SHARE`` of its own are
+kept), so that such a keyframe costs what it cost before. On sharp footage
 the listing's own keypoints decide, as before: there the coarse ones would only add what siblings
 share (a logo's blob looks alike on every variant) and cost precision. They are computed on
 first use, for the catalog images a blurred keyframe retrieves and their peers: a job on sharp
@@ -63,21 +65,24 @@ def coarse_keypoints(bundle: AssetBundle, sides: list[int], method: str) -> Feat
     return concat(parts, method) if parts else None
 
 
-def with_coarse(bundle: AssetBundle, sides: list[int], method: str, mask_catalog: bool,
+def with_coarse(bundle: AssetBundle, sides: list[int], own_share: float, method: str, mask_catalog: bool,
                 ratio: float) -> tuple[Features, np.ndarray | None] | None:
-    """(the catalog image's own keypoints followed by its coarse ones, their shared marks: the
-    own ones' as ``matching.distinct`` set them, the coarse ones' against the same peers' own and
-    coarse keypoints), built on first use and kept on the bundle; None without coarse keypoints."""
+    """(the coarsest ``own_share`` of the catalog image's own keypoints followed by its coarse
+    ones, their shared marks: the own ones' as ``matching.distinct`` set them, the coarse ones'
+    against the same peers' own and coarse keypoints), built on first use and kept on the bundle;
+    None without coarse keypoints. A blur has lost the listing's finest keypoints: matched, they
+    only cost time and crowd the ratio test."""
     if method not in bundle._with_coarse:
         own, coarse = bundle.keypoints(method, mask_catalog), _coarse_of(bundle, sides, method)
         view = None
         if own is not None and coarse is not None:
+            keep = own.size >= np.quantile(own.size, 1.0 - own_share) if len(own) and own_share < 1 else None
             shared = None
             if bundle.shared is not None and len(bundle.shared) == len(own):
                 peers = [p.keypoints(method, mask_catalog) for p in bundle.peers]
                 marks = shared_with(coarse, peers + [_coarse_of(p, sides, method) for p in bundle.peers], ratio)
-                shared = np.concatenate([bundle.shared, marks])
-            view = (concat([own, coarse], method), shared)
+                shared = np.concatenate([bundle.shared if keep is None else bundle.shared[keep], marks])
+            view = (concat([own if keep is None else own.subset(keep), coarse], method), shared)
         bundle._with_coarse[method] = view
     return bundle._with_coarse[method]
 

@@ -58,14 +58,16 @@ class MatchSettings(BaseSettings):
     # that fill a good part of the frame (docs/quality.md: it cost the grid set two thirds of
     # its recall and bought no precision on any set once the truth lists shelf products).
     kp_fallback_min_area: float = 0.0
-    # Blurred footage (matching.coarse): once per job, catalog images also get keypoints at these
-    # product sizes (longer side, px), used only for keyframes whose median keypoint diameter is
-    # at least kp_coarse_from of their short side. A product 50-150 px wide in blurred,
-    # compressed footage has lost the listing's fine print, and the listing's own keypoints
-    # rarely reach the inlier bar there. Both set on the train clips and their --degrade
-    # variant (docs/quality.md, "Blurred footage"). Empty sides or 0: off.
-    kp_catalog_coarse_sides: str = "100,50"
+    # Blurred footage (matching.coarse): for a keyframe whose median keypoint diameter is at least
+    # kp_coarse_from of its short side, the catalog image is matched with its keypoints at these
+    # product sizes (longer side, px; computed on first use) and only the coarsest
+    # kp_coarse_own_share of its own. A product 50-150 px wide in blurred, compressed footage
+    # has lost the listing's fine print, and the listing's own keypoints rarely reach the inlier
+    # bar there. All three set on the train clips and their --degrade variant (docs/quality.md,
+    # "Blurred footage"). Empty sides or kp_coarse_from 0: off.
+    kp_catalog_coarse_sides: str = "100,70,50"
     kp_coarse_from: float = 0.01
+    kp_coarse_own_share: float = 0.25
     ratio_test: float = 0.85  # 0.85 > 0.8: +3 pts of true pairs with >= 12 inliers (train)
     ransac_method: str = "magsac"  # magsac | usac | ransac (OpenCV)
     ransac_thresh_px: float = 4.0  # reprojection threshold in keyframe pixels

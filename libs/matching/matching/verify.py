@@ -253,7 +253,7 @@ def catalog_keypoints(cat: AssetBundle, frame: AssetBundle,
     sides = coarse_sides(s.kp_catalog_coarse_sides)
     if fa is None or not sides or s.kp_coarse_from <= 0 or keyframe_detail(frame, s.kp_match_method) < s.kp_coarse_from:
         return fa, shared, False
-    view = with_coarse(cat, sides, s.kp_match_method, s.kp_mask_catalog, s.distinct_ratio)
+    view = with_coarse(cat, sides, s.kp_coarse_own_share, s.kp_match_method, s.kp_mask_catalog, s.distinct_ratio)
     return (fa, shared, False) if view is None else (*view, True)
 
 

@@ -96,8 +96,11 @@ def test_coarse_keypoints_get_shared_marks_of_their_own_on_first_use(grocery):
     arla = cats["Arla-Medium-Fat-Milk"]
     assert not arla.coarse  # nothing computed for sharp footage
     fa, shared, with_coarse = catalog_keypoints(arla, _keyframe(grocery, "Arla-Medium-Fat-Milk"), S)
-    own = len(arla.features[S.kp_match_method])
-    assert with_coarse and len(shared) == len(fa) > own
-    assert np.array_equal(shared[:own], arla.shared)  # the listing's own marks are untouched
-    assert 0.05 < shared[own:].mean() < 0.95  # the layout the Arla sibling shares, not the green band
+    own = arla.features[S.kp_match_method]
+    keep = own.size >= np.quantile(own.size, 1 - S.kp_coarse_own_share)  # the coarsest of its own
+    kept = int(keep.sum())
+    assert with_coarse and len(shared) == len(fa) > kept and abs(kept - S.kp_coarse_own_share * len(own)) < 0.05 * len(own)
+    assert np.array_equal(fa.xy[:kept], own.xy[keep])
+    assert np.array_equal(shared[:kept], arla.shared[keep])  # the listing's own marks are untouched
+    assert 0.05 < shared[kept:].mean() < 0.95  # the layout the Arla sibling shares, not the green band
     assert arla.coarse.keys() == cats["Arla-Standard-Milk"].coarse.keys()  # the peers' were needed too
