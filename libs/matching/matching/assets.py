@@ -85,7 +85,7 @@ class AssetBundle:
     # catalog images only: the other products' images the shared marks were taken against
     # (matching.distinct), and, built on first use by matching.coarse for a blurred keyframe, the
     # keypoints of the image shrunk to the sizes such footage shows a product (per method) and
-    # the view (own + coarse keypoints, their shared marks) verification matches
+    # the view verification matches there (the coarsest of its own + those, their shared marks)
     peers: list["AssetBundle"] = field(default_factory=list, repr=False, compare=False)
     coarse: dict[str, Features | None] = field(default_factory=dict, repr=False, compare=False)
     _with_coarse: dict[str, tuple | None] = field(default_factory=dict, repr=False, compare=False)
