@@ -90,6 +90,8 @@ class AssetBundle:
     coarse: dict[str, Features | None] = field(default_factory=dict, repr=False, compare=False)
     _with_coarse: dict[str, tuple | None] = field(default_factory=dict, repr=False, compare=False)
     _splits: dict[str, "MaskSplit | None"] = field(default_factory=dict, repr=False, compare=False)
+    # keyframes only: matching.coarse.keyframe_detail per method, once per keyframe
+    _detail: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for m, f in self.features.items():

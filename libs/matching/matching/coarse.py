@@ -3,8 +3,8 @@
 A catalog image is a sharp listing, the product a few hundred pixels wide; in old, compressed or
 far footage the same product is 50-150 px of blur. SIFT is scale-invariant only down to what the
 two images both still hold: the listing's keypoints describe fine print the footage has lost, and
-a blurred product gives 6-11 ratio-test inliers where a sharp one gives 50. Once per job, each
-catalog image is also shrunk so that its product's longer side is each of
+a blurred product gives 6-11 ratio-test inliers where a sharp one gives 50. Each catalog image
+is also shrunk so that its product's longer side is each of
 ``KP_CATALOG_COARSE_SIDES`` pixels, and the keypoints found there (what such a product still
 shows: the logo's blob, the big letters, the picture's outline) join the image's own, in its
 pixel coordinates, with shared-keypoint marks of their own (against the same other products'
@@ -21,6 +21,8 @@ footage pays nothing, and none pays for the whole catalog.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -36,15 +38,16 @@ _MAX_COARSE = 1000
 _DETECT_SIDE = 200
 
 
-def coarse_sides(spec: str) -> list[int]:
-    """``"100,50"`` -> [100, 50]; empty -> [] (off)."""
-    sides = [int(v) for v in (spec or "").replace(" ", "").split(",") if v]
+@lru_cache(maxsize=8)
+def coarse_sides(spec: str) -> tuple[int, ...]:
+    """``"100,50"`` -> (100, 50); empty -> () (off). Cached: verification asks it per pair."""
+    sides = tuple(int(v) for v in (spec or "").replace(" ", "").split(",") if v)
     if any(v <= 0 for v in sides):
         raise ValueError(f"KP_CATALOG_COARSE_SIDES must list positive sizes in px, got {spec!r}")
     return sides
 
 
-def coarse_keypoints(bundle: AssetBundle, sides: list[int], method: str) -> Features | None:
+def coarse_keypoints(bundle: AssetBundle, sides: tuple[int, ...], method: str) -> Features | None:
     """The ``method`` keypoints of the bundle's thumbnail shrunk to each product size in
     ``sides`` (longer side of the product box, px), in original-image pixels; None when no size
     is clearly smaller than the product already is in the thumbnail."""
@@ -62,10 +65,10 @@ def coarse_keypoints(bundle: AssetBundle, sides: list[int], method: str) -> Feat
         if len(feats):
             k = 1.0 / (f * bundle.thumb_scale)  # shrunk px -> original px
             parts.append(Features(method, feats.xy * k, feats.desc, feats.size * k, feats.angle))
-    return concat(parts, method) if parts else None
+    return Features.concat(parts) if parts else None
 
 
-def with_coarse(bundle: AssetBundle, sides: list[int], own_share: float, method: str, mask_catalog: bool,
+def with_coarse(bundle: AssetBundle, sides: tuple[int, ...], own_share: float, method: str, mask_catalog: bool,
                 ratio: float) -> tuple[Features, np.ndarray | None] | None:
     """(the coarsest ``own_share`` of the catalog image's own keypoints followed by its coarse
     ones, their shared marks: the own ones' as ``matching.distinct`` set them, the coarse ones'
@@ -82,12 +85,12 @@ def with_coarse(bundle: AssetBundle, sides: list[int], own_share: float, method:
                 peers = [p.keypoints(method, mask_catalog) for p in bundle.peers]
                 marks = shared_with(coarse, peers + [_coarse_of(p, sides, method) for p in bundle.peers], ratio)
                 shared = np.concatenate([bundle.shared if keep is None else bundle.shared[keep], marks])
-            view = (concat([own if keep is None else own.subset(keep), coarse], method), shared)
+            view = (Features.concat([own if keep is None else own.subset(keep), coarse]), shared)
         bundle._with_coarse[method] = view
     return bundle._with_coarse[method]
 
 
-def _coarse_of(bundle: AssetBundle, sides: list[int], method: str) -> Features | None:
+def _coarse_of(bundle: AssetBundle, sides: tuple[int, ...], method: str) -> Features | None:
     if method not in bundle.coarse:
         bundle.coarse[method] = coarse_keypoints(bundle, sides, method)
     return bundle.coarse[method]
@@ -96,14 +99,9 @@ def _coarse_of(bundle: AssetBundle, sides: list[int], method: str) -> Features |
 def keyframe_detail(frame: AssetBundle, method: str) -> float:
     """Median keypoint diameter of the keyframe over its short side: about 0.007 on sharp
     footage, 0.013-0.03 on footage downscaled to 80-200 px and blurred (grocery train clips)."""
-    f = frame.keypoints(method, False)
-    if f is None or not len(f):
-        return 0.0
-    return float(np.median(f.size) / max(1, min(frame.image_shape[:2])))
+    if method not in frame._detail:  # once per keyframe, not once per candidate verified
+        f = frame.keypoints(method, False)
+        frame._detail[method] = 0.0 if f is None or not len(f) else \
+            float(np.median(f.size) / max(1, min(frame.image_shape[:2])))
+    return frame._detail[method]
 
-
-def concat(parts: list[Features], method: str) -> Features:
-    return Features(method, np.concatenate([p.xy for p in parts]).astype(np.float32),
-                    np.ascontiguousarray(np.concatenate([p.desc for p in parts])),
-                    np.concatenate([p.size for p in parts]).astype(np.float32),
-                    np.concatenate([p.angle for p in parts]).astype(np.float32))

@@ -39,7 +39,7 @@ def _keyframe(grocery, name, seed=0, blurred=True):
 
 
 def test_sides_setting_is_parsed_and_checked():
-    assert coarse_sides("100,50") == [100, 50] and coarse_sides(" 70 ") == [70] and coarse_sides("") == []
+    assert coarse_sides("100,50") == (100, 50) and coarse_sides(" 70 ") == (70,) and coarse_sides("") == ()
     with pytest.raises(ValueError):
         coarse_sides("100,-50")
 

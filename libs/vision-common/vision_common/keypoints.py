@@ -49,6 +49,14 @@ class Features:
                         None if self.in_mask is None else self.in_mask[sel],
                         None if self.sift_counts is None else self.sift_counts[sel])
 
+    @staticmethod
+    def concat(parts: list["Features"]) -> "Features":
+        """One method's keypoints of several sets, in order (their mask flags dropped)."""
+        return Features(parts[0].method, np.concatenate([p.xy for p in parts]).astype(np.float32),
+                        np.ascontiguousarray(np.concatenate([p.desc for p in parts])),
+                        np.concatenate([p.size for p in parts]).astype(np.float32),
+                        np.concatenate([p.angle for p in parts]).astype(np.float32))
+
     def masked(self) -> "Features":
         """The keypoints inside the product mask (all of them when there is no flag)."""
         return self if self.in_mask is None or self.in_mask.all() else self.subset(self.in_mask)
