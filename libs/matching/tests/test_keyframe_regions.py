@@ -10,7 +10,7 @@ from matching.frame import frame_evidence
 from matching.scoring import compete, distinct_rel, pair_logit
 from matching.settings import MatchSettings
 from matching.verify import verify_pair, visible_share
-from vision_common.testing import iconic, perspective_copy
+from vision_common.testing import iconic, old_footage, perspective_copy
 
 S = MatchSettings()
 
@@ -151,15 +151,12 @@ def test_three_products_side_by_side_each_match_in_their_own_region(tmp_path, gr
     """A shelf frame with three products, one of them small and blurry (downscaled to ~110 px
     wide, blurred and JPEG-compressed): the mask holds the first only, and each of the three is
     still verified where it stands and wins its own region."""
-    import cv2
 
     names = ["Tropicana-Apple-Juice", "Oatly-Oat-Milk", "Arla-Medium-Fat-Milk"]
     cats = _catalog_assets(tmp_path, grocery, names)
     cells = [perspective_copy(_product_only(iconic(grocery, n)), out_size=(300, 400), seed=10 + i, occlude=False)[0]
              for i, n in enumerate(names)]
-    small = cv2.resize(cells[2], (110, 147), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), 0.8)
-    small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], cv2.IMREAD_COLOR)
+    small = old_footage(cells[2], short=110, sigma=0.8, quality=40, enlarge=False)  # 110 x 147 px
     cells[2] = np.full_like(cells[2], 110)
     cells[2][120:267, 95:205] = small
     scene = np.hstack(cells)

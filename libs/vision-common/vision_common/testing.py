@@ -18,6 +18,17 @@ def iconic(grocery: Path, name: str) -> np.ndarray:
     return cv2.imread(str(hits[0]))
 
 
+def old_footage(img: np.ndarray, short: int = 120, sigma: float = 1.2, quality: int = 25,
+                enlarge: bool = True) -> np.ndarray:
+    """What make_grocery_dataset.py --degrade does to a shot: small (short side ``short`` px),
+    blurred, JPEG, enlarged back (or left small: ``enlarge=False``)."""
+    h, w = img.shape[:2]
+    f = short / min(h, w)
+    small = cv2.GaussianBlur(cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) if enlarge else small
+
+
 def textured(seed: int, size: tuple[int, int] = (300, 220)) -> np.ndarray:
     """A synthetic 'package print': coloured blocks, circles and words (plenty of corners)."""
     rng = np.random.default_rng(seed)
