@@ -6,11 +6,12 @@ product mask (found on the listing enlarged to ``_CATALOG_SIDE``), the keyframe'
 flagged inside its mask like its stored ones. Pairs are mutual nearest neighbours (XFeat's
 descriptors are matched that way; with a ratio test the true product won half as often on
 blurred train shots), and from there verification is the same chain: MAGSAC, plausibility,
-colour, detail, duels and the fitted scores, with an inlier bar of its own
-(``KP_BLUR_INLIERS_MIN``: mutual neighbours on a blur give a dozen inliers by chance). Opt-in: it
-finds more blurred products than SIFT but below the precision the score promises, at twice the
-time per blurred keyframe (docs/quality.md, "Learned keypoints"). The catalog side gets shared-keypoint marks against the same peers
-``matching.distinct`` used, so ``distinct`` still means print no sibling has.
+inlier bar, colour, detail, duels and the fitted scores, the pair's logit lowered by
+``W_LEARNED`` (those weights were fitted on SIFT evidence; mutual neighbours on a blur verify
+wrong products more often). Opt-in: on blurred footage it finds more products at the same
+precision, for three to four times the matching time (docs/quality.md, "Learned keypoints").
+The catalog side gets shared-keypoint marks against the same peers ``matching.distinct`` used,
+so ``distinct`` still means print no sibling has.
 
 Nothing is stored: both sides are computed on first use and kept on the bundle (a keyframe's
 once, a catalog image's once per job, only for the images blurred keyframes retrieve and their
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 # the listing is enlarged to this longer side for detection (XFeat reads 1/8 of the image: a
 # 198 px catalog image gives it a 25-cell grid)
 _CATALOG_SIDE = 400
-_TOP_K = 1024
+_TOP_K = 1024  # per image: with half as many, blurred products were lost (docs/quality.md)
 _warned = False
 
 

