@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                      "retrieval_region_k": ms.retrieval_region_k,
                      "kp_catalog_coarse_sides": ms.kp_catalog_coarse_sides, "kp_coarse_from": ms.kp_coarse_from,
                      "kp_coarse_own_share": ms.kp_coarse_own_share, "kp_blur_method": ms.kp_blur_method,
+                     "w_learned": ms.w_learned,
                      "sim_deep_min": ms.sim_deep_min, "match_accept": ms.match_accept,
                      "first_pass_min_sim": (ms.first_pass_min_sim if args.first_pass_min_sim is None
                                             else args.first_pass_min_sim),
