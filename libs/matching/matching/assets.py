@@ -92,9 +92,12 @@ class AssetBundle:
     _splits: dict[str, "MaskSplit | None"] = field(default_factory=dict, repr=False, compare=False)
     # keyframes only: matching.coarse.keyframe_detail per method, once per keyframe
     _detail: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
-    # learned keypoints (matching.learned), computed on first use for blurred keyframes and the
-    # catalog images they retrieve (with their shared marks under "<method>+shared")
-    learned: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    # learned keypoints (matching.learned) per method, computed on first use for blurred keyframes
+    # and the catalog images they retrieve: a keyframe's all over it (flagged by its mask), a
+    # catalog image's inside its mask; and the view verification matches (keyframe: those inside
+    # its mask and all; catalog: its keypoints and their shared marks against its peers)
+    learned: dict[str, Features | None] = field(default_factory=dict, repr=False, compare=False)
+    _learned_view: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for m, f in self.features.items():

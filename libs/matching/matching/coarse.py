@@ -63,8 +63,7 @@ def coarse_keypoints(bundle: AssetBundle, sides: tuple[int, ...], method: str) -
         mask = cv2.resize(bundle.thumb_mask, size, interpolation=cv2.INTER_NEAREST)
         feats = extract(small, mask if mask.any() else None, method, _MAX_COARSE, _DETECT_SIDE, region="mask")
         if len(feats):
-            k = 1.0 / (f * bundle.thumb_scale)  # shrunk px -> original px
-            parts.append(Features(method, feats.xy * k, feats.desc, feats.size * k, feats.angle))
+            parts.append(feats.scaled(1.0 / (f * bundle.thumb_scale)))  # shrunk px -> original px
     return Features.concat(parts) if parts else None
 
 

@@ -3,15 +3,15 @@
 A blurred keyframe (``matching.coarse.keyframe_detail`` at least ``KP_COARSE_FROM``) is matched
 with XFeat keypoints on both sides when ``KP_BLUR_METHOD=xfeat``: the catalog image's inside its
 product mask (found on the listing enlarged to ``_CATALOG_SIDE``), the keyframe's all over it,
-flagged inside its mask like its stored ones. Pairs are mutual nearest neighbours (XFeat's
-descriptors are matched that way; with a ratio test the true product won half as often on
-blurred train shots), and from there verification is the same chain: MAGSAC, plausibility,
-inlier bar, colour, detail, duels and the fitted scores, the pair's logit lowered by
-``W_LEARNED`` (those weights were fitted on SIFT evidence; mutual neighbours on a blur verify
-wrong products more often). Opt-in: on blurred footage it finds more products at the same
-precision, for three to four times the matching time (docs/quality.md, "Learned keypoints").
-The catalog side gets shared-keypoint marks against the same peers ``matching.distinct`` used,
-so ``distinct`` still means print no sibling has.
+flagged inside its mask (the mask itself, not grown as for the stored ones). Pairs are mutual
+nearest neighbours (XFeat's descriptors are matched that way; with a ratio test the true product
+won half as often on blurred train shots), and from there verification is the same chain:
+MAGSAC, plausibility, inlier bar, colour, detail, duels and the fitted scores, the pair's logit
+lowered by ``W_LEARNED`` (those weights were fitted on SIFT evidence; mutual neighbours on a
+blur verify wrong products more often). Opt-in: on blurred footage it finds more products at the
+same precision, for three to four times the matching time (docs/quality.md, "Learned
+keypoints"). The catalog side gets shared-keypoint marks against the same peers
+``matching.distinct`` used, so ``distinct`` still means print no sibling has.
 
 Nothing is stored: both sides are computed on first use and kept on the bundle (a keyframe's
 once, a catalog image's once per job, only for the images blurred keyframes retrieve and their
@@ -58,38 +58,36 @@ def uses_learned(frame: AssetBundle, s: MatchSettings) -> bool:
 
 
 def keyframe_keypoints(frame: AssetBundle, masked: bool, s: MatchSettings) -> Features:
-    """The keyframe's XFeat keypoints (inside its product mask, or all), original pixels."""
-    if xfeat.METHOD not in frame.learned:
+    """The keyframe's XFeat keypoints (inside its product mask, or all), original pixels; both
+    sets built once per keyframe, not per candidate."""
+    m = xfeat.METHOD
+    if m not in frame._learned_view:
         mask = frame.thumb_mask if frame.thumb_mask is not None and frame.thumb_mask.any() else None
-        frame.learned[xfeat.METHOD] = _in_original_px(
-            xfeat.xfeat_features(frame.thumb, mask, _TOP_K, weights=s.xfeat_weights_path), frame)
-    full = frame.learned[xfeat.METHOD]
-    return full.masked() if masked else full
+        full = xfeat.xfeat_features(frame.thumb, mask, _TOP_K, weights=s.xfeat_weights_path)
+        full = frame.learned[m] = full.scaled(1.0 / frame.thumb_scale)
+        frame._learned_view[m] = (full.masked(), full)
+    inside, every = frame._learned_view[m]
+    return inside if masked else every
 
 
 def catalog_keypoints(cat: AssetBundle, s: MatchSettings) -> tuple[Features | None, np.ndarray | None]:
     """(the catalog image's XFeat keypoints inside its mask, their shared marks against its
     peers' (None without peers)), built on first use and kept on the bundle."""
-    key = xfeat.METHOD + "+shared"
-    if key not in cat.learned:
+    m = xfeat.METHOD
+    if m not in cat._learned_view:
         own = _catalog_own(cat, s)
         shared = None
         if own is not None and cat.peers:
             shared = shared_with(own, [_catalog_own(p, s) for p in cat.peers], s.distinct_ratio)
-        cat.learned[key] = (own, shared)
-    return cat.learned[key]
+        cat._learned_view[m] = (own, shared)
+    return cat._learned_view[m]
 
 
 def _catalog_own(cat: AssetBundle, s: MatchSettings) -> Features | None:
     if xfeat.METHOD not in cat.learned:
         mask = cat.thumb_mask if cat.thumb_mask is not None and cat.thumb_mask.any() else None
         f = xfeat.xfeat_features(cat.thumb, mask, _TOP_K, side=_CATALOG_SIDE, weights=s.xfeat_weights_path)
-        f = _in_original_px(f.masked(), cat)
+        f = f.masked().scaled(1.0 / cat.thumb_scale)
         f.in_mask = None
         cat.learned[xfeat.METHOD] = f if len(f) >= 4 else None
     return cat.learned[xfeat.METHOD]
-
-
-def _in_original_px(f: Features, b: AssetBundle) -> Features:
-    k = 1.0 / b.thumb_scale
-    return Features(f.method, f.xy * np.float32(k), f.desc, f.size * np.float32(k), f.angle, f.in_mask)

