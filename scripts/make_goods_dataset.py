@@ -16,6 +16,10 @@ and of pets.
 per image: the grocery iconic images, then train store photos, classes taking turns), read from
 ../shared/datasets/grocery: the same clips against a bigger catalog.
 
+--bury MINUTES places each clip at a random point inside about MINUTES of other footage: slow
+pans over the grocery *val* produce photos (make_grocery_dataset.py's filler; never a listing),
+so a goods object is a short moment of a real-length video. truth.json lists the filler shots.
+
 Measuring only: nothing is fitted on this set (it is too small to hold out a part, and the
 issue it serves asks for a matcher that holds on objects it was not tuned on). Every photo is used
 once; the same --seed gives the same dataset. Photos are read from ../shared/datasets/goods (or
@@ -25,6 +29,7 @@ Example:
   python scripts/make_goods_dataset.py data/bench/goods
   python scripts/bench_quality.py --dataset data/bench/goods
   python scripts/make_goods_dataset.py data/bench/goods-c100 --catalog-size 100
+  python scripts/make_goods_dataset.py data/bench/goods-4min --bury 4   # each clip inside 4 minutes
 """
 from __future__ import annotations
 
@@ -38,8 +43,8 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_grocery_dataset import (FPS, SIZE, Camera, Shot, add_listing, fine_classes, read_split,  # noqa: E402
-                                  shared_dataset, slug, take_in_turns, write_video)
+from make_grocery_dataset import (FPS, SIZE, Camera, Filler, Shot, add_listing, fine_classes,  # noqa: E402
+                                  read_split, shared_dataset, slug, take_in_turns, write_video)
 
 # One of each look-alike pair stays out of the catalog: its photos are hard negatives beside its
 # twin (shiny_sneaker / colorful_sneaker, backpack_dog / backpack).
@@ -70,7 +75,7 @@ def grocery_listings(grocery: Path, n: int, seed: int) -> list[Path]:
 
 
 def build(out: Path, goods: Path, seed: int, catalog_photos: int, catalog_size: int = 0,
-          grocery: Path | None = None) -> dict:
+          grocery: Path | None = None, bury_minutes: float = 0.0) -> dict:
     rng = random.Random(f"{seed}-goods")
     objects, pets = photos_of(goods / "objects"), photos_of(goods / "distractors")
     missing = set(HELD_OUT) - set(objects)
@@ -97,9 +102,12 @@ def build(out: Path, goods: Path, seed: int, catalog_photos: int, catalog_size: 
         catalog.append({"product_id": pid, "src": "local", "title": name.replace("_", " "), "brand": None,
                         "url": f"local://goods/{pid}", "keywords": ["goods"], "images": images})
 
+    grocery = grocery or shared_dataset("grocery")
+    filler = (Filler(grocery, read_split(grocery, "val")[1], random.Random(f"{seed}-goods-bury"))
+              if bury_minutes > 0 else None)
     others = {}
     if catalog_size > len(catalog):
-        srcs = grocery_listings(grocery or shared_dataset("grocery"), catalog_size - len(catalog), seed)
+        srcs = grocery_listings(grocery, catalog_size - len(catalog), seed)
         others = {add_listing(out, catalog, i, src): str(src) for i, src in enumerate(srcs)}
 
     shown = [(ph, name) for name in sorted(pools) if name not in HELD_OUT for ph in pools[name]]
@@ -119,11 +127,17 @@ def build(out: Path, goods: Path, seed: int, catalog_photos: int, catalog_size: 
         vid = f"goods-{len(videos):03d}"
         shots = [Shot(ph, name, cat, Camera(rng, rng.uniform(1.6, 3.0)), crossfade=i > 0 and rng.random() < 0.25)
                  for i, (ph, name, cat) in enumerate(picked)]
-        spans = write_video(out / "videos" / f"{vid}.mp4", shots, lambda sh: cv2.imread(str(goods / sh.photo)))
+        if filler is not None:
+            around = max(0.0, bury_minutes * 60 - sum(sh.camera.n + 3 * sh.crossfade for sh in shots) / FPS)
+            before = filler.rng.uniform(0, around)
+            shots = filler.shots(before) + shots + filler.shots(around - before)
+        spans = write_video(out / "videos" / f"{vid}.mp4", shots,
+                            lambda sh: filler.image(sh.photo) if sh.filler else cv2.imread(str(goods / sh.photo)))
         for si, (sh, (start, end)) in enumerate(zip(shots, spans)):
             shots_all.append({"video_id": vid, "shot": si, "start": round(start, 3), "end": round(end, 3),
                               "photo": sh.photo, "class": sh.label,
-                              "product_id": slug(sh.label) if sh.in_catalog else None, "in_catalog": sh.in_catalog})
+                              "product_id": slug(sh.label) if sh.in_catalog else None, "in_catalog": sh.in_catalog,
+                              **({"filler": True} if sh.filler else {})})
         videos.append({"video_id": vid, "platform": "local", "title": f"Goods clip {vid}",
                        "url": f"local://goods/{vid}", "keywords": ["goods"], "path": f"videos/{vid}.mp4",
                        "published_at": "2026-01-01T00:00:00Z", "duration_s": round(spans[-1][1], 2)})
@@ -133,6 +147,7 @@ def build(out: Path, goods: Path, seed: int, catalog_photos: int, catalog_size: 
     (out / "catalog.json").write_text(json.dumps({"products": catalog}, indent=1))
     (out / "videos.json").write_text(json.dumps({"videos": videos}, indent=1))
     meta = {"source": "goods", "seed": seed, "held_out": list(HELD_OUT), "fps": FPS, "size": SIZE,
+            "bury_minutes": bury_minutes,
             "catalog_photos": catalog_split,
             **({"catalog_size": len(catalog), "other_listings": {k: v.split("grocery/", 1)[-1] for k, v in others.items()}}
                if others else {})}
@@ -149,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="photos of each object in the catalog (default 2); the others go into clips")
     ap.add_argument("--catalog-size", type=int, default=0, metavar="N",
                     help="pad the catalog to N products with grocery listings no clip shows (one per image)")
+    ap.add_argument("--bury", type=float, default=0.0, metavar="MINUTES",
+                    help="bury each clip at a random point inside about MINUTES of slow pans over grocery val "
+                         "produce photos: real-length videos with the same clips inside (default 0: the clips alone)")
     ap.add_argument("--goods", type=Path, default=None,
                     help="goods dataset folder (default: $SHARED_DIR/datasets/goods or ../shared/...)")
     args = ap.parse_args(argv)
@@ -158,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.catalog_photos < 1:
         ap.error("--catalog-photos must be >= 1")
-    print(json.dumps(build(args.out, goods, args.seed, args.catalog_photos, args.catalog_size)))
+    print(json.dumps(build(args.out, goods, args.seed, args.catalog_photos, args.catalog_size,
+                           bury_minutes=args.bury)))
     return 0
 
 

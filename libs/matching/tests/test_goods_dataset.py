@@ -84,3 +84,27 @@ def test_catalog_size_adds_grocery_listings_and_leaves_the_clips_alone(tmp_path,
         if p["product_id"] in others:
             img = cv2.imread(str(big / p["images"][0]))
             assert img is not None and max(img.shape[:2]) <= 640
+
+
+def test_bury_puts_the_same_clips_inside_minutes_of_grocery_footage(tmp_path, goods, grocery):
+    plain, long = tmp_path / "plain", tmp_path / "long"
+    build(plain, goods)
+    r = subprocess.run([sys.executable, str(SCRIPT), str(long), "--goods", str(goods), "--bury", "0.5"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "SHARED_DIR": str(grocery.parents[1])})
+    assert r.returncode == 0, r.stderr
+    plain_truth, truth = json.loads((plain / "truth.json").read_text()), json.loads((long / "truth.json").read_text())
+    assert truth["matches"] == plain_truth["matches"] and truth["meta"]["bury_minutes"] == 0.5
+    listed = {ph for phs in truth["meta"]["catalog_photos"].values() for ph in phs}
+    for v in json.loads((long / "videos.json").read_text())["videos"]:
+        shots = [s for s in truth["shots"] if s["video_id"] == v["video_id"]]
+        filler = [s for s in shots if s.get("filler")]
+        inside = [s for s in shots if not s.get("filler")]
+        assert filler and all(s["photo"].startswith("val/") and "/Packages/" not in s["photo"]
+                              and not s["in_catalog"] for s in filler)
+        assert not listed & {s["photo"] for s in filler}
+        clip = [s for s in plain_truth["shots"] if s["video_id"] == v["video_id"]]
+        assert [(s["photo"], s["product_id"]) for s in inside] == [(s["photo"], s["product_id"]) for s in clip]
+        offset = inside[0]["start"] - clip[0]["start"]
+        assert all(abs(a["start"] - b["start"] - offset) < 1e-6 for a, b in zip(inside, clip))
+        cap = cv2.VideoCapture(str(long / v["path"]))
+        assert 28 <= cap.get(cv2.CAP_PROP_FRAME_COUNT) / 10 <= 33 and shots[-1]["end"] == v["duration_s"]
