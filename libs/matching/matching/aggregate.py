@@ -1,6 +1,8 @@
 """Per (product, video) aggregation (SPEC §6.4).
 
-Over the M catalog images x N keyframes of one product and one video:
+Appearance pairs are first discounted for their video's look chances
+(matching.appearance.discount_look_chances). Then, over the M catalog images x N keyframes of one
+product and one video:
   best        = max score_pair (after the per-frame competition)
   consistency = number of pairs with score_pair >= MATCH_PAIR_MIN (0.80)
   coverage    = number of distinct catalog images of the product with such a pair
@@ -19,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from .appearance import discount_look_chances
 from .evidence import pair_drawing
 from .scoring import PairScore
 from .settings import MatchSettings
@@ -70,6 +73,7 @@ def aggregate(pairs: list[PairScore], frames: dict[str, FrameInfo | tuple], s: M
     """``frames`` maps frame_id -> FrameInfo (or a (video_id, ts) tuple). Returns accepted matches,
     best score first."""
     frames = {k: FrameInfo(*v) for k, v in frames.items()}
+    pairs = discount_look_chances(pairs, {k: f.video_id for k, f in frames.items()}, s)
     groups: dict[tuple[str, str], list[PairScore]] = defaultdict(list)
     for p in pairs:
         groups[(p.product_id, frames[p.frame_id].video_id)].append(p)

@@ -28,10 +28,25 @@ their verdict stands, high or low), gives no appearance score. A printed twin mi
 catalog is verified by geometry and refused on its colour band; its look alone would pass it.
 Weights are fitted on the grocery train split (matching.calibrate.fit_appearance); a held-out
 twin that looks like its catalog sibling scores low there, so the score says less, not more.
+
+Per video, a look is one chance among many (``discount_look_chances``, run by
+matching.aggregate): stage 2 says how often one keyframe's winner is right, fitted on clips in
+which the look puts a product on screen (a winner at SEGMENT_PAIR_MIN or more) once or twice.
+Four minutes of produce footage against a catalog of produce listings put a dozen listings on
+screen twenty times, and a look-alike missing from the catalog (a Granny Smith listing for Golden
+Delicious) wins a few of those draws at a high score. So a product's look-only pairs in a video
+lose log(chances / (APP_CHANCES_REF x wins)) logits when that is positive: chances = the video's
+keyframes whose look winner scored SEGMENT_PAIR_MIN or more, wins = those the product won at
+MATCH_PAIR_MIN or more. With the default reference of 1 that is the product's share of the
+video's on-screen looks: a product the look keeps finding (a shoe in its review, however long)
+loses nothing, nor does one that is the only thing the look finds in four minutes of other
+footage.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections import Counter
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -134,3 +149,22 @@ def appearance_scores(evidence: list[AppearanceEvidence], geometric: list[PairSc
                       kind="appearance")
     return [PairScore(win.img_id, win.frame_id, win.product_id, score, z, margin, None, ev)]
 
+
+def discount_look_chances(pairs: list[PairScore], video_of: dict[str, str], s: MatchSettings) -> list[PairScore]:
+    """``pairs`` with each appearance pair's score lowered for the look chances of its video (see
+    the module doc); ``video_of`` maps frame_id -> video_id. Geometric pairs are returned as they
+    are, and so is everything when ``s.app_chances_ref`` is 0."""
+    if s.app_chances_ref <= 0:
+        return pairs
+    looks = [p for p in pairs if p.evidence.kind == "appearance" and p.score_pair >= s.segment_pair_min]
+    chances = Counter(video_of[p.frame_id] for p in looks)  # one look per keyframe
+    wins = Counter((p.product_id, video_of[p.frame_id]) for p in looks if p.score_pair >= s.match_pair_min)
+    out = []
+    for p in pairs:
+        if p.evidence.kind == "appearance" and 0.0 < p.score_pair < 1.0:
+            video = video_of[p.frame_id]
+            lack = math.log(max(1, chances[video]) / (s.app_chances_ref * max(1, wins[(p.product_id, video)])))
+            if lack > 0:
+                p = replace(p, score_pair=sigmoid(math.log(p.score_pair / (1.0 - p.score_pair)) - lack))
+        out.append(p)
+    return out

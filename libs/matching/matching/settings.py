@@ -176,6 +176,12 @@ class MatchSettings(BaseSettings):
     # docs/quality.md has both catalogs' numbers. 0 / 0 turns it off.
     app_lead_full: float = 1.0
     app_cal_lead: float = 4.9
+    # Look chances per video (matching.appearance.discount_look_chances): a product's look-only
+    # pairs in a video lose log(chances / (app_chances_ref x wins)) logits when positive; chances
+    # = the video's keyframes whose look winner scored >= segment_pair_min (the look put a product
+    # on screen), wins = those the product won at >= match_pair_min. 1 = the product's share of
+    # the video's on-screen looks; not fitted (docs/quality.md "Look chances"). 0 turns it off.
+    app_chances_ref: float = 1.0
 
     # --- aggregation per (product, video) (SPEC §6.4) ----------------------------------------
     match_pair_min: float = 0.80  # a pair at or above this counts for consistency / coverage

@@ -4,8 +4,9 @@ import json
 import numpy as np
 import pytest
 
+from matching.aggregate import aggregate
 from matching.appearance import (AppearanceEvidence, appearance_evidence, appearance_scores, calibrated_logit,
-                                 histogram_similarity, region_histogram)
+                                 discount_look_chances, histogram_similarity, region_histogram)
 from matching.assets import Asset, AssetBundle, extract_asset_features, save_asset_features
 from matching.calibrate import fit_appearance, fit_appearance_lead
 from matching.distinct import prepare_catalog
@@ -39,6 +40,68 @@ def test_only_the_keyframes_best_looking_product_gets_a_score():
     assert p.margin > 0
     assert p.score_pair == pytest.approx(sigmoid(calibrated_logit(p.logit, p.margin, S)))
     assert p.evidence.quad.tolist() == [[10, 20], [110, 20], [110, 220], [10, 220]]  # the region's box
+
+
+def look_pair(pid: str, frame: str, score: float) -> PairScore:
+    return PairScore(f"{pid}__0", frame, pid, score, 1.0, None, None,
+                     PairEvidence(f"{pid}__0", frame, sim_deep=0.8, kind="appearance"))
+
+
+def produce_video(n_looks: int, lookalike_wins: int, others: float = 0.6, score: float = 0.94) -> list[PairScore]:
+    """``n_looks`` keyframes of one video in which the look spoke: a look-alike listing wins
+    ``lookalike_wins`` of them at ``score``, other listings the rest at ``others``."""
+    return [look_pair("granny-smith", f"f{i}", score) if i < lookalike_wins else look_pair(f"other-{i}", f"f{i}", others)
+            for i in range(n_looks)]
+
+
+def discounted(pairs: list[PairScore], s: MatchSettings = S) -> dict[str, float]:
+    out = discount_look_chances(pairs, {p.frame_id: "v" for p in pairs}, s)
+    return {p.product_id: p.score_pair for p in out}
+
+
+def test_a_few_looks_among_many_on_screen_say_less():
+    # produce footage against produce listings: twenty keyframes put some listing on screen
+    assert S.app_chances_ref > 0
+    lack = np.log(22 / (S.app_chances_ref * 2))
+    assert discounted(produce_video(22, 2))["granny-smith"] == pytest.approx(sigmoid(np.log(0.94 / 0.06) - lack))
+    frames = {f"f{i}": ("v", float(i)) for i in range(22)}
+    assert not [m for m in aggregate(produce_video(22, 2), frames, S) if m.product_id == "granny-smith"]
+    # the same two wins where the look found nothing else: as they were, and accepted
+    assert discounted(produce_video(2, 2))["granny-smith"] == pytest.approx(0.94)
+    assert [m.product_id for m in aggregate(produce_video(2, 2), frames, S)] == ["granny-smith"]
+
+
+def test_only_on_screen_looks_count_so_a_boot_in_minutes_of_other_footage_keeps_its_score():
+    # a hundred keyframes whose look found nothing like the catalog (winners far below
+    # SEGMENT_PAIR_MIN) and one in which the boot is on screen
+    pairs = [look_pair("boot", "f0", 0.95)] + [look_pair(f"other-{i}", f"f{i}", 0.05) for i in range(1, 100)]
+    scores = discounted(pairs)
+    assert scores["boot"] == pytest.approx(0.95) and scores["other-1"] == pytest.approx(0.05)
+    # a video whose look never found anything on screen: nothing to discount
+    assert discounted([look_pair("bowl", "f0", 0.3)]) == {"bowl": pytest.approx(0.3)}
+
+
+def test_a_product_that_keeps_winning_its_share_of_the_looks_is_not_discounted():
+    assert discounted(produce_video(20, 20))["granny-smith"] == pytest.approx(0.94)
+    assert discounted(produce_video(20, 10))["granny-smith"] < 0.94
+    # weak looks of the product itself count as chances it did not win
+    weak = discount_look_chances(produce_video(1, 1) + [look_pair("granny-smith", "f9", 0.6)], {"f0": "v", "f9": "v"}, S)
+    assert [p.score_pair for p in weak] == pytest.approx([sigmoid(np.log(0.94 / 0.06) - np.log(2)),
+                                                          sigmoid(np.log(0.6 / 0.4) - np.log(2))])
+
+
+def test_chances_are_counted_per_video_and_geometry_is_never_discounted():
+    pairs = produce_video(22, 2) + [PairScore("pack__0", "g0", "pack", 0.9, 1.0, None, None,
+                                              PairEvidence("pack__0", "g0", verified=True))]
+    pairs += [look_pair("granny-smith", "w0", 0.94)]  # the same look, alone in another video
+    video_of = {f"f{i}": "long" for i in range(22)} | {"g0": "long", "w0": "short"}
+    out = discount_look_chances(pairs, video_of, S)
+    by = {(p.product_id, p.frame_id): p.score_pair for p in out}
+    assert by[("pack", "g0")] == 0.9
+    assert by[("granny-smith", "w0")] == pytest.approx(0.94)
+    assert by[("granny-smith", "f0")] < 0.8
+    off = S.model_copy(update={"app_chances_ref": 0.0})
+    assert [p.score_pair for p in discount_look_chances(pairs, video_of, off)] == [p.score_pair for p in pairs]
 
 
 def test_a_lead_over_the_catalog_is_no_evidence_against_a_twin_missing_from_it():
