@@ -15,9 +15,11 @@ REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "make_goods_dataset.py"
 
 
-def build(out: Path, goods: Path, *extra: str) -> dict:
+def build(out: Path, goods: Path, *extra: str, shared: Path | None = None) -> dict:
+    """Run the script; ``shared``: the SHARED_DIR whose grocery set it reads (--catalog-size, --bury)."""
+    env = {**os.environ, "SHARED_DIR": str(shared)} if shared else None
     r = subprocess.run([sys.executable, str(SCRIPT), str(out), "--goods", str(goods), *extra],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -67,9 +69,7 @@ def test_the_same_seed_gives_the_same_set(tmp_path, goods):
 def test_catalog_size_adds_grocery_listings_and_leaves_the_clips_alone(tmp_path, goods, grocery):
     plain, big = tmp_path / "plain", tmp_path / "big"
     build(plain, goods)
-    r = subprocess.run([sys.executable, str(SCRIPT), str(big), "--goods", str(goods), "--catalog-size", "120"],
-                       capture_output=True, text=True, timeout=300, env={**os.environ, "SHARED_DIR": str(grocery.parents[1])})
-    assert r.returncode == 0, r.stderr
+    build(big, goods, "--catalog-size", "120", shared=grocery.parents[1])
     truth, plain_truth = json.loads((big / "truth.json").read_text()), json.loads((plain / "truth.json").read_text())
     assert truth["shots"] == plain_truth["shots"] and truth["matches"] == plain_truth["matches"]
     products = json.loads((big / "catalog.json").read_text())["products"]
@@ -89,9 +89,7 @@ def test_catalog_size_adds_grocery_listings_and_leaves_the_clips_alone(tmp_path,
 def test_bury_puts_the_same_clips_inside_minutes_of_grocery_footage(tmp_path, goods, grocery):
     plain, long = tmp_path / "plain", tmp_path / "long"
     build(plain, goods)
-    r = subprocess.run([sys.executable, str(SCRIPT), str(long), "--goods", str(goods), "--bury", "0.5"],
-                       capture_output=True, text=True, timeout=600, env={**os.environ, "SHARED_DIR": str(grocery.parents[1])})
-    assert r.returncode == 0, r.stderr
+    build(long, goods, "--bury", "0.5", shared=grocery.parents[1])
     plain_truth, truth = json.loads((plain / "truth.json").read_text()), json.loads((long / "truth.json").read_text())
     assert truth["matches"] == plain_truth["matches"] and truth["meta"]["bury_minutes"] == 0.5
     listed = {ph for phs in truth["meta"]["catalog_photos"].values() for ph in phs}
