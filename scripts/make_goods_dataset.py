@@ -128,9 +128,8 @@ def build(out: Path, goods: Path, seed: int, catalog_photos: int, catalog_size: 
         shots = [Shot(ph, name, cat, Camera(rng, rng.uniform(1.6, 3.0)), crossfade=i > 0 and rng.random() < 0.25)
                  for i, (ph, name, cat) in enumerate(picked)]
         if filler is not None:
-            around = max(0.0, bury_minutes * 60 - sum(sh.camera.n + 3 * sh.crossfade for sh in shots) / FPS)
-            before = filler.rng.uniform(0, around)
-            shots = filler.shots(before) + shots + filler.shots(around - before)
+            pre, post = filler.around(shots, bury_minutes)
+            shots = pre + shots + post
         spans = write_video(out / "videos" / f"{vid}.mp4", shots,
                             lambda sh: filler.image(sh.photo) if sh.filler else cv2.imread(str(goods / sh.photo)))
         for si, (sh, (start, end)) in enumerate(zip(shots, spans)):

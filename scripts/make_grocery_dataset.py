@@ -337,6 +337,14 @@ class Filler:
             total += duration
         return out
 
+    def around(self, clip: list[Shot], minutes: float) -> tuple[list[Shot], list[Shot]]:
+        """Filler shots to put before and after ``clip`` so that the video lasts about ``minutes``,
+        the clip at a random point."""
+        clip_s = sum(sh.camera.n + 3 * sh.crossfade for sh in clip) / self.fps
+        around = max(0.0, minutes * 60 - clip_s)
+        before = self.rng.uniform(0, around)
+        return self.shots(before), self.shots(around - before)
+
     def image(self, photo: str) -> np.ndarray:
         if photo not in self._images:  # filler photos recur: read each once
             self._images[photo] = cv2.imread(str(self.grocery / photo))
@@ -540,10 +548,7 @@ def build(split: str, out: Path, grocery: Path, n_videos: int, seed: int,
         vid = f"{split}-{vi:03d}"
         shots, offset = clip, 0
         if filler is not None:
-            clip_s = sum(sh.camera.n + 3 * sh.crossfade for sh in clip) / footage.fps
-            around = max(0.0, bury_minutes * 60 - clip_s)
-            before = filler.rng.uniform(0, around)
-            pre, post = filler.shots(before), filler.shots(around - before)
+            pre, post = filler.around(clip, bury_minutes)
             shots, offset = pre + clip + post, len(pre)
         spans = write_video(out / "videos" / f"{vid}.mp4", shots,
                             lambda sh: filler.image(sh.photo) if sh.filler else look.image(sh.photo), footage)
