@@ -50,8 +50,8 @@ def look_pair(pid: str, frame: str, score: float) -> PairScore:
 def produce_video(n_looks: int, lookalike_wins: int, others: float = 0.6, score: float = 0.94) -> list[PairScore]:
     """``n_looks`` keyframes of one video in which the look spoke: a look-alike listing wins
     ``lookalike_wins`` of them at ``score``, other listings the rest at ``others``."""
-    return [look_pair("granny-smith", f"f{i}", score) if i < lookalike_wins else look_pair(f"other-{i}", f"f{i}", others)
-            for i in range(n_looks)]
+    return [look_pair("granny-smith", f"f{i}", score) if i < lookalike_wins
+            else look_pair(f"other-{i}", f"f{i}", others) for i in range(n_looks)]
 
 
 def discounted(pairs: list[PairScore], s: MatchSettings = S) -> dict[str, float]:
@@ -85,7 +85,8 @@ def test_a_product_that_keeps_winning_its_share_of_the_looks_is_not_discounted()
     assert discounted(produce_video(20, 20))["granny-smith"] == pytest.approx(0.94)
     assert discounted(produce_video(20, 10))["granny-smith"] < 0.94
     # weak looks of the product itself count as chances it did not win
-    weak = discount_look_chances(produce_video(1, 1) + [look_pair("granny-smith", "f9", 0.6)], {"f0": "v", "f9": "v"}, S)
+    pairs = produce_video(1, 1) + [look_pair("granny-smith", "f9", 0.6)]
+    weak = discount_look_chances(pairs, {"f0": "v", "f9": "v"}, S)
     assert [p.score_pair for p in weak] == pytest.approx([sigmoid(np.log(0.94 / 0.06) - np.log(2)),
                                                           sigmoid(np.log(0.6 / 0.4) - np.log(2))])
 

@@ -52,7 +52,7 @@ class Features:
     def scaled(self, k: float) -> "Features":
         """The same keypoints with coordinates and sizes multiplied by ``k`` (another pixel grid)."""
         return Features(self.method, self.xy * np.float32(k), self.desc, self.size * np.float32(k), self.angle,
-                        self.in_mask)
+                        self.in_mask, self.sift_counts)
 
     @staticmethod
     def concat(parts: list["Features"]) -> "Features":
