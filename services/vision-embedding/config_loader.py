@@ -1,5 +1,5 @@
 """Settings of vision-embedding: the shared ones, the vision ones (EMBED_MODEL, EMBED_BATCH_SIZE,
-EMBED_DEVICE, CLIP_MODEL_PATH...: libs/vision-common/vision_common/settings.py) and its own."""
+EMBED_DEVICE, CLIP_MODEL_PATH, DINOV2_MODEL_PATH...: libs/vision-common/vision_common/settings.py) and its own."""
 
 from pydantic import AliasChoices, Field
 

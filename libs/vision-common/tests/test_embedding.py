@@ -94,6 +94,56 @@ def test_clip_without_a_model_path_is_a_clear_error(tmp_path):
         build_embedder(VisionSettings(embed_model="resnet"))
 
 
+def _tiny_dinov2(folder, registers: int = 0):
+    transformers = pytest.importorskip("transformers")
+    size = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
+                patch_size=8)
+    if registers:
+        model = transformers.Dinov2WithRegistersModel(
+            transformers.Dinov2WithRegistersConfig(num_register_tokens=registers, **size))
+    else:
+        model = transformers.Dinov2Model(transformers.Dinov2Config(**size))
+    model.save_pretrained(folder)
+    return model.eval()
+
+
+@pytest.mark.parametrize("registers", [0, 4])
+def test_dinov2_embeds_the_mean_patch_token_and_pools_its_regions_from_the_patch_map(tmp_path, registers):
+    import torch
+
+    model = _tiny_dinov2(tmp_path / "tiny-dinov2", registers)
+    # 50 px rounds to 6 whole patches of 8 px: a 6 x 6 patch map
+    e = build_embedder(VisionSettings(embed_model="dinov2", dinov2_model_path=tmp_path / "tiny-dinov2",
+                                      embed_input_size=50, embed_device="cpu"))
+    assert e.dim == 32 and e.size == 48
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 255, (60, 40, 3), dtype=np.uint8) for _ in range(2))
+    rgb, gray = e.embed([a, a, b], [None] * 3)
+    assert rgb.shape == gray.shape == (3, 32) and np.allclose(np.linalg.norm(rgb, axis=1), 1, atol=1e-5)
+    assert np.allclose(rgb[0], rgb[1], atol=1e-5) and not np.allclose(rgb[0], rgb[2], atol=1e-3)
+    regions, _ = e.embed_regions([a])
+    assert regions.shape == (1, 5, 32)
+    assert np.allclose(regions[0, 0], rgb[0], atol=1e-5)  # row 0: the whole image, as embed gives it
+    # the top-left window is the mean of the top-left 3 x 3 patch tokens, class and registers left out
+    crop = e._views(a, None)[0]
+    with torch.inference_mode():
+        tokens = model(pixel_values=e._to_tensor([crop])).last_hidden_state[0, 1 + registers:].numpy()
+    top_left = tokens.reshape(6, 6, 32)[:3, :3].reshape(-1, 32).mean(0)
+    assert np.allclose(regions[0, 1], top_left / np.linalg.norm(top_left), atol=1e-4)
+    assert not np.allclose(regions[0, 1], regions[0, 4], atol=1e-3)
+
+
+def test_dinov2_wants_a_local_dinov2_folder(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    with pytest.raises(ModelError, match="DINOV2_MODEL_PATH"):
+        build_embedder(VisionSettings(embed_model="dinov2", dinov2_model_path=tmp_path / "nope"))
+    vit = transformers.ViTConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                                 image_size=32, patch_size=8)
+    transformers.ViTModel(vit).save_pretrained(tmp_path / "vit")
+    with pytest.raises(ModelError, match="not DINOv2"):
+        build_embedder(VisionSettings(embed_model="dinov2", dinov2_model_path=tmp_path / "vit"))
+
+
 def test_onnx_and_torch_backends_agree(grocery):
     imgs = [iconic(grocery, n) for n in ("Arla-Sour-Milk", "Bravo-Apple-Juice")]
     onnx = build_embedder(VisionSettings(embed_backend="onnx", embed_device="cpu"))

@@ -10,10 +10,16 @@ Models (``EMBED_MODEL``):
     import torchvision at module level (``torchvision.transforms``, ``torchvision.ops.misc``), and
     torchvision does not work with the CPU torch pinned here. transformers' ``CLIPModel`` needs
     neither torchvision nor a network; weights converted from open_clip load into it.
+  * ``dinov2``: DINOv2 (or DINOv2 with registers) loaded with transformers from
+    ``DINOV2_MODEL_PATH``: the mean of its final patch tokens, a spatial map like
+    EfficientNet-Lite0's, so its regions are real windows too.
+Every model runs on the GPU when torch sees one (``EMBED_DEVICE=auto``). The cosine scale moves
+with the model: the pair and appearance weights read ``sim_deep`` on EfficientNet-Lite0's scale,
+so another model wants ``bench_quality.py --fit`` on a train set (docs/decisions.md).
 
 Regions (``embed_regions``, the first pass's question before anything is segmented): the whole
 image and its four quadrant windows (REGION_WINDOWS), pooled from the same forward pass's head
-activations, for models that have them (EfficientNet-Lite0); a frame with several products, none
+activations, for models that have them (EfficientNet-Lite0, DINOv2's patch tokens); a frame with several products, none
 filling it, is near a product's catalog image in the window that holds that product. Models
 without a spatial map (CLIP's pooled output) give the whole image only.
 
@@ -225,16 +231,43 @@ def pool_windows(fmap: np.ndarray, windows=REGION_WINDOWS) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-class ClipEmbedder(_TorchEmbedder):
+def _local_folder(path: Path | None, model: str, setting: str) -> Path:
+    """The model folder a setting names (as ``save_pretrained`` writes it); never a hub id."""
+    if path is None or not Path(path).is_dir():
+        raise ModelError(f"EMBED_MODEL={model} needs {setting} to be a local model folder (got {path!r})")
+    return Path(path)
+
+
+def _normalisation(path: Path, mean: list[float], std: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The model's input mean / std: the folder's preprocessor_config.json where it has one."""
+    pp = path / "preprocessor_config.json"
+    if pp.is_file():
+        import json
+
+        c = json.loads(pp.read_text())
+        mean, std = c.get("image_mean", mean), c.get("image_std", std)
+    return np.array(mean, np.float32), np.array(std, np.float32)
+
+
+class _TransformersEmbedder(_TorchEmbedder):
+    """Models loaded with transformers from a local folder: RGB in [0, 1], then mean / std."""
+
+    mean = std = np.zeros(3, np.float32)
+
+    def _to_tensor(self, bgr_batch):
+        x = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr_batch]).astype(np.float32) / 255.0
+        x = (x - self.mean) / self.std
+        return self.torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+
+
+class ClipEmbedder(_TransformersEmbedder):
     """CLIP image tower via transformers from a local folder (``CLIP_MODEL_PATH``)."""
 
     name = "clip"
 
     def __init__(self, settings: VisionSettings):
         super().__init__(settings)
-        path = settings.clip_model_path
-        if path is None or not Path(path).is_dir():
-            raise ModelError(f"EMBED_MODEL=clip needs CLIP_MODEL_PATH to be a local model folder (got {path!r})")
+        path = _local_folder(settings.clip_model_path, "clip", "CLIP_MODEL_PATH")
         try:
             from transformers import CLIPModel
         except ImportError as exc:  # pragma: no cover
@@ -243,27 +276,60 @@ class ClipEmbedder(_TorchEmbedder):
         cfg = self.model.config
         self.size = int(cfg.vision_config.image_size)
         self.dim = int(cfg.projection_dim)
-        self.name = f"clip:{Path(path).name}"
-        # CLIP's normalisation (the same for OpenAI and open_clip checkpoints), overridable by the
-        # folder's preprocessor_config.json.
-        mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
-        pp = Path(path) / "preprocessor_config.json"
-        if pp.is_file():
-            import json
-
-            c = json.loads(pp.read_text())
-            mean, std = c.get("image_mean", mean), c.get("image_std", std)
-        self.mean, self.std = np.array(mean, np.float32), np.array(std, np.float32)
-
-    def _to_tensor(self, bgr_batch):
-        x = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr_batch]).astype(np.float32) / 255.0
-        x = (x - self.mean) / self.std
-        return self.torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+        self.name = f"clip:{path.name}"
+        # CLIP's normalisation (the same for OpenAI and open_clip checkpoints)
+        self.mean, self.std = _normalisation(path, [0.48145466, 0.4578275, 0.40821073],
+                                             [0.26862954, 0.26130258, 0.27577711])
 
     def _forward(self, x):
         out = self.model.get_image_features(pixel_values=x)
         # transformers >= 5 may return a model output object instead of a tensor
         return out if isinstance(out, self.torch.Tensor) else out.pooler_output
+
+
+class Dinov2Embedder(_TransformersEmbedder):
+    """DINOv2 (with or without registers) via transformers from a local folder
+    (``DINOV2_MODEL_PATH``): the mean of its final patch tokens.
+
+    The patch tokens, not the class token: they are a spatial map, so ``embed_regions`` pools the
+    same REGION_WINDOWS from them as from EfficientNet-Lite0's head, and a region's vector is the
+    same kind of vector as a catalog image's (a mean over patches), which is what per-region
+    retrieval compares. The input side is ``EMBED_INPUT_SIZE`` rounded to whole patches (224 =
+    16 x 14 px): the model interpolates its position embeddings, and its 518 px training side
+    would cost five times the tokens on a CPU.
+    """
+
+    name = "dinov2"
+
+    def __init__(self, settings: VisionSettings):
+        super().__init__(settings)
+        path = _local_folder(settings.dinov2_model_path, "dinov2", "DINOV2_MODEL_PATH")
+        try:
+            from transformers import AutoModel
+        except ImportError as exc:  # pragma: no cover
+            raise ModelError("EMBED_MODEL=dinov2 needs transformers (see libs/vision-common/requirements.txt)") from exc
+        self.model = AutoModel.from_pretrained(str(path), local_files_only=True).eval().to(self.device)
+        cfg = self.model.config
+        if cfg.model_type not in ("dinov2", "dinov2_with_registers"):
+            raise ModelError(f"DINOV2_MODEL_PATH={path} holds a {cfg.model_type!r} model, not DINOv2")
+        patch = int(cfg.patch_size)
+        self.size = max(1, round(int(settings.embed_input_size) / patch)) * patch
+        self.grid = self.size // patch
+        self.skip = 1 + int(getattr(cfg, "num_register_tokens", 0) or 0)  # the class and register tokens
+        self.dim = int(cfg.hidden_size)
+        self.name = f"dinov2:{path.name}"
+        self.mean, self.std = _normalisation(path, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # ImageNet's
+
+    def _patch_map(self, x):
+        """(N, C, grid, grid) final, layer-normed patch tokens."""
+        tokens = self.model(pixel_values=x).last_hidden_state[:, self.skip:, :]
+        return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, self.grid, self.grid)
+
+    def _forward(self, x):
+        return self._patch_map(x).mean(dim=(2, 3))
+
+    def _regions(self, x) -> np.ndarray:
+        return pool_windows(self._patch_map(x).float().cpu().numpy())
 
 
 def build_embedder(settings: VisionSettings | None = None) -> Embedder:
@@ -273,4 +339,6 @@ def build_embedder(settings: VisionSettings | None = None) -> Embedder:
         return EfficientNetLite0Embedder(settings)
     if name == "clip":
         return ClipEmbedder(settings)
-    raise ValueError(f"unknown EMBED_MODEL={settings.embed_model!r} (efficientnet-lite0, clip)")
+    if name == "dinov2":
+        return Dinov2Embedder(settings)
+    raise ValueError(f"unknown EMBED_MODEL={settings.embed_model!r} (efficientnet-lite0, clip, dinov2)")

@@ -41,9 +41,11 @@ class VisionSettings(BaseSettings):
     seg_device: str = "auto"
 
     # --- embeddings -----------------------------------------------------------------------------
-    # "efficientnet-lite0" (offline default, 1280-d) or "clip" (transformers CLIP, CLIP_MODEL_PATH).
+    # "efficientnet-lite0" (offline default, 1280-d), "clip" (transformers CLIP, CLIP_MODEL_PATH)
+    # or "dinov2" (transformers DINOv2, DINOV2_MODEL_PATH): local folders, never a hub download.
     embed_model: str = "efficientnet-lite0"
     clip_model_path: Path | None = None
+    dinov2_model_path: Path | None = None
     embed_batch_size: int = 16
     embed_input_size: int = 224
     # "auto" = CUDA when torch sees a GPU, else CPU.
