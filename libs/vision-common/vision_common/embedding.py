@@ -231,13 +231,6 @@ def pool_windows(fmap: np.ndarray, windows=REGION_WINDOWS) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-def _local_folder(path: Path | None, model: str, setting: str) -> Path:
-    """The model folder a setting names (as ``save_pretrained`` writes it); never a hub id."""
-    if path is None or not Path(path).is_dir():
-        raise ModelError(f"EMBED_MODEL={model} needs {setting} to be a local model folder (got {path!r})")
-    return Path(path)
-
-
 def _normalisation(path: Path, mean: list[float], std: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """The model's input mean / std: the folder's preprocessor_config.json where it has one."""
     pp = path / "preprocessor_config.json"
@@ -254,6 +247,20 @@ class _TransformersEmbedder(_TorchEmbedder):
 
     mean = std = np.zeros(3, np.float32)
 
+    def _load(self, path: Path | None, setting: str, model_class: str):
+        """(folder, model): the transformers ``model_class`` saved in the folder a setting names
+        (as ``save_pretrained`` writes it; never a hub id), in eval mode on the embedder's device."""
+        model = self.name
+        if path is None or not Path(path).is_dir():
+            raise ModelError(f"EMBED_MODEL={model} needs {setting} to be a local model folder (got {path!r})")
+        try:
+            import transformers
+        except ImportError as exc:  # pragma: no cover
+            raise ModelError(f"EMBED_MODEL={model} needs transformers "
+                             "(see libs/vision-common/requirements.txt)") from exc
+        loaded = getattr(transformers, model_class).from_pretrained(str(path), local_files_only=True)
+        return Path(path), loaded.eval().to(self.device)
+
     def _to_tensor(self, bgr_batch):
         x = np.stack([cv2.cvtColor(b, cv2.COLOR_BGR2RGB) for b in bgr_batch]).astype(np.float32) / 255.0
         x = (x - self.mean) / self.std
@@ -267,12 +274,7 @@ class ClipEmbedder(_TransformersEmbedder):
 
     def __init__(self, settings: VisionSettings):
         super().__init__(settings)
-        path = _local_folder(settings.clip_model_path, "clip", "CLIP_MODEL_PATH")
-        try:
-            from transformers import CLIPModel
-        except ImportError as exc:  # pragma: no cover
-            raise ModelError("EMBED_MODEL=clip needs transformers (see libs/vision-common/requirements.txt)") from exc
-        self.model = CLIPModel.from_pretrained(str(path), local_files_only=True).eval().to(self.device)
+        path, self.model = self._load(settings.clip_model_path, "CLIP_MODEL_PATH", "CLIPModel")
         cfg = self.model.config
         self.size = int(cfg.vision_config.image_size)
         self.dim = int(cfg.projection_dim)
@@ -303,12 +305,7 @@ class Dinov2Embedder(_TransformersEmbedder):
 
     def __init__(self, settings: VisionSettings):
         super().__init__(settings)
-        path = _local_folder(settings.dinov2_model_path, "dinov2", "DINOV2_MODEL_PATH")
-        try:
-            from transformers import AutoModel
-        except ImportError as exc:  # pragma: no cover
-            raise ModelError("EMBED_MODEL=dinov2 needs transformers (see libs/vision-common/requirements.txt)") from exc
-        self.model = AutoModel.from_pretrained(str(path), local_files_only=True).eval().to(self.device)
+        path, self.model = self._load(settings.dinov2_model_path, "DINOV2_MODEL_PATH", "AutoModel")
         cfg = self.model.config
         if cfg.model_type not in ("dinov2", "dinov2_with_registers"):
             raise ModelError(f"DINOV2_MODEL_PATH={path} holds a {cfg.model_type!r} model, not DINOv2")
