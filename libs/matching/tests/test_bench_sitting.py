@@ -38,6 +38,18 @@ def test_every_listed_set_names_a_generator_that_takes_its_flags():
     assert re.search(r"^group c100: .*val-grid-c100", r.stdout, re.M)
 
 
+def test_a_set_named_like_its_variants_is_the_one_set(tmp_path):
+    # "val" is the set; its variants are the group "val-all" (a name no set has)
+    r = sitting("--list")
+    groups = dict(line.removeprefix("group ").split(": ", 1) for line in r.stdout.splitlines()
+                  if line.startswith("group "))
+    names = {line.split()[0] for line in r.stdout.splitlines() if not line.startswith("group ")}
+    assert not set(groups) & names
+    assert {"val", "val-grid", "val-twins"} <= set(groups["val-all"].split())
+    r = sitting("val", "--root", str(tmp_path), "--label", "x", env={"SHARED_DIR": str(tmp_path / "nothing")})
+    assert list(json.loads((tmp_path / "sittings" / "x.json").read_text())["results"]) == ["val"]
+
+
 def test_an_unknown_set_is_refused_before_anything_runs(tmp_path):
     r = sitting("val", "val-nope", "--root", str(tmp_path))
     assert r.returncode == 2 and "val-nope" in r.stderr
