@@ -8,7 +8,8 @@ builds the dataset with its generator when ``ROOT/<set>`` holds none, runs
 ``--reuse`` re-scores from the stored evidence in seconds), and saves every set's bench JSON
 in ``ROOT/sittings/<label>.json`` as each one finishes, so an interrupted sitting keeps what it
 ran. The environment passes through: ``APP_CHANCES_REF=0 scripts/bench_sitting.py ...`` is the
-same sitting with one setting changed. ``--compare`` puts an earlier sitting's numbers beside.
+same sitting with one setting changed. ``--compare`` puts an earlier sitting's numbers beside;
+``--show`` prints a saved sitting's table again (an interrupted one's too).
 
 Examples:
   python scripts/bench_sitting.py --list
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", type=Path, default=None, metavar="SITTING.json",
                     help="an earlier sitting: its numbers beside this one's")
     ap.add_argument("--workers", type=int, default=None, help="bench_quality --workers")
+    ap.add_argument("--show", type=Path, default=None, metavar="SITTING.json",
+                    help="print a saved sitting's table (one cut short too) and run nothing")
     args = ap.parse_args(argv)
 
     if args.list:
@@ -199,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
         for group, members in GROUPS.items():
             print(f"group {group}: {' '.join(members)}")
         return 0
+    before = None
+    for opt, path in (("--compare", args.compare), ("--show", args.show)):
+        if path is not None and not path.is_file():
+            print(f"{opt} {path}: no such sitting", file=sys.stderr)
+            return 2
+    if args.compare is not None:
+        before = json.loads(args.compare.read_text())
+    if args.show is not None:
+        print(table(json.loads(args.show.read_text()), before))
+        return 0
     if not args.sets:
         ap.error("name at least one set or group (--list shows them)")
     try:
@@ -206,12 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"unknown set or group {exc.args[0]!r}; --list shows them", file=sys.stderr)
         return 2
-    before = None
-    if args.compare is not None:
-        if not args.compare.is_file():
-            print(f"--compare {args.compare}: no such sitting", file=sys.stderr)
-            return 2
-        before = json.loads(args.compare.read_text())
 
     label = args.label or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.root / "sittings" / f"{label}.json"

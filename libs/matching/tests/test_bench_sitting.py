@@ -99,3 +99,7 @@ def test_a_sitting_builds_benches_saves_and_compares(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == f"{got['recall']:.3f} -> 0.000"  # R, before -> after
     assert cells[6].endswith("-> reused")  # kf/s: a re-scoring measures no keyframe stage
+    # a saved sitting shows the same table again, without running anything
+    shown = sitting("--show", str(tmp_path / "sittings" / "strict.json"),
+                    "--compare", str(tmp_path / "sittings" / "before.json"))
+    assert shown.returncode == 0 and row in shown.stdout.splitlines()
