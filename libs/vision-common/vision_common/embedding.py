@@ -19,9 +19,10 @@ so another model wants ``bench_quality.py --fit`` on a train set (docs/decisions
 
 Regions (``embed_regions``, the first pass's question before anything is segmented): the whole
 image and its four quadrant windows (REGION_WINDOWS), pooled from the same forward pass's head
-activations, for models that have them (EfficientNet-Lite0, DINOv2's patch tokens); a frame with several products, none
-filling it, is near a product's catalog image in the window that holds that product. Models
-without a spatial map (CLIP's pooled output) give the whole image only.
+activations, for models that have them (EfficientNet-Lite0's head, DINOv2's patch tokens); a
+frame with several products, none filling it, is near a product's catalog image in the window
+that holds that product. Models without a spatial map (CLIP's pooled output) give the whole
+image only.
 
 The embedder sees the product, not the scene: the image is cropped to its mask's box (with a
 small margin) and padded to a square so a tall carton keeps its shape. The crop is *not* painted
