@@ -246,7 +246,8 @@ def _normalisation(path: Path, mean: list[float], std: list[float]) -> tuple[np.
 class _TransformersEmbedder(_TorchEmbedder):
     """Models loaded with transformers from a local folder: RGB in [0, 1], then mean / std."""
 
-    mean = std = np.zeros(3, np.float32)
+    mean: np.ndarray  # per-channel input normalisation, set by each model from its folder
+    std: np.ndarray
 
     def _load(self, path: Path | None, setting: str, model_class: str):
         """(folder, model): the transformers ``model_class`` saved in the folder a setting names
