@@ -3,13 +3,16 @@ the nearest few of each region of the keyframe (``retrieve_with_regions``).
 
 The matcher service does the same through vector-index with pgvector HNSW (two ``<=>`` queries,
 max per image); this numpy version is exact and is what tests and the bench use. The regions'
-vectors come from the first pass (``first_pass``), which embeds them anyway.
+vectors come from the first pass (``first_pass``): pooled from its forward pass over the whole
+frame, or, for the keyframes it keeps, each window cut out and embedded as an image of its own.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from vision_common.embedding import REGION_WINDOWS
 
 
 def similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
@@ -30,25 +33,55 @@ def best_similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, d
 class FirstPassResult:
     """What the first pass learns of a batch of keyframes: each one's best similarity to the
     catalog (``sims``, (N,)) and the vectors of its regions (``region_rgb``/``region_gray``,
-    (N, R, dim): the four quadrants, none for models without a spatial map), which retrieval
-    searches again for candidates per region."""
+    (N, R, dim): the four quadrants, none for models without a spatial map unless cut out),
+    which retrieval searches again for candidates per region."""
 
     sims: np.ndarray
     region_rgb: np.ndarray
     region_gray: np.ndarray
 
 
-def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray) -> FirstPassResult:
+def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: np.ndarray,
+               crop_from: float | None = None) -> FirstPassResult:
     """The first pass's question for each keyframe: how close is the frame, or one of its regions
     (``embed_regions``: the whole frame and its quadrants), to the nearest catalog image? The
     keyframe is not segmented yet; a shelf of four products is far from each one's catalog image
-    as a whole, and near it in the quadrant that holds it."""
+    as a whole, and near it in the quadrant that holds it.
+
+    With ``crop_from``, a keyframe whose similarity reaches it (one the job goes on with) gets
+    its region vectors from its windows cut out and embedded on their own (``crop_windows``)
+    instead of pooled from the frame's forward pass: a pooled window still sees the whole frame
+    (the network's receptive field spans it), so a package beside three crates of produce stays
+    near produce. It costs a forward pass per window, paid only for the keyframes kept."""
     if not images:
         return FirstPassResult(np.zeros(0), np.zeros((0, 0, 0), np.float32), np.zeros((0, 0, 0), np.float32))
     rgb, gray = embedder.embed_regions(images)
     n, r, d = rgb.shape
     sims = best_similarity(rgb.reshape(n * r, d), gray.reshape(n * r, d), db_rgb, db_gray).reshape(n, r).max(axis=1)
-    return FirstPassResult(sims, np.ascontiguousarray(rgb[:, 1:]), np.ascontiguousarray(gray[:, 1:]))
+    region_rgb, region_gray = rgb[:, 1:], gray[:, 1:]
+    if crop_from is not None:
+        windows = REGION_WINDOWS[1:]
+        if region_rgb.shape[1] == 0:  # a model without a spatial map: regions only where cut out
+            region_rgb = np.zeros((n, len(windows), d), np.float32)
+            region_gray = np.zeros_like(region_rgb)
+        kept = np.flatnonzero(sims >= crop_from)
+        if len(kept):
+            crops = [c for i in kept for c in crop_windows(images[i], windows)]
+            c_rgb, c_gray = embedder.embed(crops, [None] * len(crops))
+            region_rgb, region_gray = region_rgb.copy(), region_gray.copy()
+            region_rgb[kept] = c_rgb.reshape(len(kept), len(windows), d)
+            region_gray[kept] = c_gray.reshape(len(kept), len(windows), d)
+    return FirstPassResult(sims, np.ascontiguousarray(region_rgb), np.ascontiguousarray(region_gray))
+
+
+def crop_windows(image: np.ndarray, windows=REGION_WINDOWS[1:]) -> list[np.ndarray]:
+    """The image cut to each (top, bottom, left, right) window, given as fractions of its sides."""
+    h, w = image.shape[:2]
+    out = []
+    for t, b, lft, r in windows:
+        y0, x0 = int(round(t * h)), int(round(lft * w))
+        out.append(image[y0:max(y0 + 1, int(round(b * h))), x0:max(x0 + 1, int(round(r * w)))])
+    return out
 
 
 def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,

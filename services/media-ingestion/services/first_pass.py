@@ -9,8 +9,10 @@ The catalog is collected and embedded while videos download; the first pass wait
 `image.embeddings` stage to complete (at most FIRST_PASS_WAIT_S, once per job). Past that, or with
 FIRST_PASS_MIN_SIM = -1, every keyframe goes on: a slow catalog costs time, never matches.
 
-The quadrant vectors it computes for a kept keyframe are stored (``frame_regions``): retrieval
-asks them for candidates per region, at no further model cost.
+The quadrant vectors of a kept keyframe are stored (``frame_regions``): retrieval asks them for
+candidates per region. With RETRIEVAL_REGION_CROPS (the default) each quadrant of a kept
+keyframe is cut out and embedded on its own; without, they are pooled from the first pass's
+forward pass, at no further model cost.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ _CHUNK = 32  # keyframes decoded and embedded at a time
 
 class FirstPass:
     def __init__(self, pool, storage: Storage, embedder_factory, *, min_sim: float, wait_s: float,
-                 poll_s: float = 1.0):
+                 poll_s: float = 1.0, region_crops: bool = False):
         self.pool = pool
         self.storage = storage
         self._embedder_factory = embedder_factory  # built on first use: with the pass off, no model
@@ -43,6 +45,7 @@ class FirstPass:
         self.min_sim = min_sim
         self.wait_s = wait_s
         self.poll_s = poll_s
+        self.region_crops = region_crops  # kept keyframes' regions cut out and embedded on their own
         self._catalogs: OrderedDict[str, tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
 
     @property
@@ -83,7 +86,8 @@ class FirstPass:
         parts = []
         for start in range(0, len(paths), _CHUNK):
             images = [read_image(self.storage.resolve(p)) for p in paths[start:start + _CHUNK]]
-            parts.append(first_pass(self._embedder, images, *catalog))
+            parts.append(first_pass(self._embedder, images, *catalog,
+                                    crop_from=self.min_sim if self.region_crops else None))
         return FirstPassResult(np.concatenate([p.sims for p in parts]),
                                np.concatenate([p.region_rgb for p in parts]),
                                np.concatenate([p.region_gray for p in parts]))
@@ -101,7 +105,7 @@ class FirstPass:
         log.info("first pass: %d of %d keyframes of %s look like the job's catalog (best %.2f)",
                  len(kept), len(frames), video_id, float(fp.sims.max()) if len(fp.sims) else -1.0,
                  extra={"job_id": job_id})
-        has_regions = fp.region_rgb.shape[1] > 0  # models without a spatial map give the whole frame only
+        has_regions = fp.region_rgb.shape[1] > 0  # a model without a spatial map has none unless cut out
         regions = {frames[i].frame_id: (fp.region_rgb[i], fp.region_gray[i]) for i in kept} if has_regions else {}
         return Selection([frames[i] for i in kept], regions, self._embedder.name)
 

@@ -157,3 +157,38 @@ async def test_the_first_pass_sends_on_only_what_looks_like_the_catalog(start_se
                                                      "platforms": ["youtube"], "recency_days": 7})
     total2, _ = await collect(sink, job2)
     assert total2 == stored
+
+
+async def test_with_region_crops_a_kept_keyframes_quadrants_are_cut_out_and_embedded(
+        start_service, event_sink, db_pool, bus_settings, tmp_path, cartons):
+    """RETRIEVAL_REGION_CROPS=true: the stored region vectors of a kept keyframe are its quadrants
+    cut out and embedded on their own, not the windows pooled from the whole frame's pass."""
+    from matching.retrieval import crop_windows
+    from vision_common.embedding import build_embedder
+    from vision_common.image_io import read_image
+    from vision_common.settings import VisionSettings
+
+    catalog_image, with_carton = cartons
+    root = dataset(tmp_path / "ds", "crops-with-cartons")
+    write_video(root / "long.mp4", [noise(5), with_carton[0], noise(6)], 2.5)
+    sink = await event_sink(KEYS)
+    start_service("media-ingestion", LOCAL_DATASET_DIR=str(root), FIRST_PASS_MIN_SIM="0.42",
+                  FIRST_PASS_WAIT_S="30", RETRIEVAL_REGION_CROPS="true")
+    job = await create_job(db_pool, "haul")
+    await add_catalog(db_pool, bus_settings.data_root, job, catalog_image)
+    await sink.bus.publish("videos.search.request", {"job_id": job, "industry": "haul", "queries": ["haul"],
+                                                     "platforms": ["youtube"], "recency_days": 7})
+    total, events = await collect(sink, job)
+    assert {int(f["ts"] // 2.5) for e in events for f in e["frames"]} == {1}
+    regions = await db_pool.fetch(
+        "SELECT fr.region, fr.emb_rgb, fr.emb_gray, vf.local_path FROM frame_regions fr "
+        "JOIN video_frames vf USING (frame_id) WHERE vf.video_id = 'crops-with-cartons' ORDER BY frame_id, region")
+    assert len(regions) == 4 * total
+    image = read_image(str(Path(bus_settings.data_root) / regions[0]["local_path"]))
+    embedder = build_embedder(VisionSettings())
+    want_rgb, want_gray = embedder.embed(crop_windows(image), [None] * 4)
+    pooled_rgb, _ = embedder.embed_regions([image])
+    for r in regions[:4]:
+        np.testing.assert_allclose(r["emb_rgb"].to_numpy(), want_rgb[r["region"] - 1], atol=1e-4)
+        np.testing.assert_allclose(r["emb_gray"].to_numpy(), want_gray[r["region"] - 1], atol=1e-4)
+    assert not np.allclose(regions[0]["emb_rgb"].to_numpy(), pooled_rgb[0, 1], atol=1e-2)
