@@ -10,9 +10,9 @@ The catalog is collected and embedded while videos download; the first pass wait
 FIRST_PASS_MIN_SIM = -1, every keyframe goes on: a slow catalog costs time, never matches.
 
 The quadrant vectors of a kept keyframe are stored (``frame_regions``): retrieval asks them for
-candidates per region. With RETRIEVAL_REGION_CROPS (the default) each quadrant of a kept
-keyframe is cut out and embedded on its own; without, they are pooled from the first pass's
-forward pass, at no further model cost.
+candidates per region. By default they are pooled from the first pass's forward pass, at no
+further model cost; with RETRIEVAL_REGION_CROPS=true each quadrant of a kept keyframe is cut out
+and embedded on its own (four more forward passes).
 """
 
 from __future__ import annotations
