@@ -138,8 +138,9 @@ def _catalog_task(args: tuple[str, str, str, str]) -> dict:
 
 def _video_task(args: tuple[str, str, str, dict, tuple | None]) -> dict:
     """Keyframes of one video, the first pass against the catalog (``gate``: catalog rgb and gray
-    embeddings, FIRST_PASS_MIN_SIM and RETRIEVAL_REGION_CROPS, or None for none), then the
-    per-keyframe stages on the keyframes that pass."""
+    embeddings, FIRST_PASS_MIN_SIM, and the same again when RETRIEVAL_REGION_CROPS cuts the kept
+    keyframes' regions out, else None; or None for no first pass), then the per-keyframe stages
+    on the keyframes that pass."""
     from vision_common.image_io import decode_image
     from vision_common.keyframes import KeyframeSettings, extract_keyframes
 
@@ -167,8 +168,7 @@ def _video_task(args: tuple[str, str, str, dict, tuple | None]) -> dict:
             t["store"] += time.perf_counter() - t0
             if gate is not None:
                 t0 = time.perf_counter()
-                fp = first_pass(_W["embedder"], [im for _, im in items], gate[0], gate[1],
-                                crop_from=gate[2] if gate[3] else None)
+                fp = first_pass(_W["embedder"], [im for _, im in items], gate[0], gate[1], crop_from=gate[3])
                 keep = fp.sims >= gate[2]
                 passes.extend({"video_id": video_id, "ts": meta[fid]["ts"], "sim": round(float(sim), 4),
                                "passed": bool(ok)} for (fid, _), sim, ok in zip(items, fp.sims, keep))
@@ -219,7 +219,7 @@ def prepare_dataset(root: str | os.PathLike, work: str | os.PathLike, vs: Vision
             cat = [c for c in prep.catalog if c.emb_rgb is not None]
             gate = (np.stack([c.emb_rgb for c in cat]) if cat else np.zeros((0, 1), np.float32),
                     np.stack([c.emb_gray for c in cat]) if cat else np.zeros((0, 1), np.float32),
-                    first_pass_min_sim, MatchSettings().retrieval_region_crops)
+                    first_pass_min_sim, first_pass_min_sim if MatchSettings().retrieval_region_crops else None)
         vid_tasks = [(v["video_id"], str(root / v["path"]), str(work), dataclasses.asdict(ks), gate) for v in videos]
         t0 = time.perf_counter()
         for res in _tracked(ex.map(_video_task, vid_tasks), len(vid_tasks), "videos", progress):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vision_common.embedding import REGION_WINDOWS
+from vision_common.embedding import REGION_WINDOWS, crop_windows
 
 
 def similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray) -> np.ndarray:
@@ -61,27 +61,17 @@ def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: 
     region_rgb, region_gray = rgb[:, 1:], gray[:, 1:]
     if crop_from is not None:
         windows = REGION_WINDOWS[1:]
-        if region_rgb.shape[1] == 0:  # a model without a spatial map: regions only where cut out
-            region_rgb = np.zeros((n, len(windows), d), np.float32)
-            region_gray = np.zeros_like(region_rgb)
+        if r == 1:  # a model without a spatial map: regions only where cut out
+            region_rgb, region_gray = (np.zeros((n, len(windows), d), np.float32) for _ in range(2))
+        else:
+            region_rgb, region_gray = region_rgb.copy(), region_gray.copy()
         kept = np.flatnonzero(sims >= crop_from)
         if len(kept):
             crops = [c for i in kept for c in crop_windows(images[i], windows)]
             c_rgb, c_gray = embedder.embed(crops, [None] * len(crops))
-            region_rgb, region_gray = region_rgb.copy(), region_gray.copy()
             region_rgb[kept] = c_rgb.reshape(len(kept), len(windows), d)
             region_gray[kept] = c_gray.reshape(len(kept), len(windows), d)
     return FirstPassResult(sims, np.ascontiguousarray(region_rgb), np.ascontiguousarray(region_gray))
-
-
-def crop_windows(image: np.ndarray, windows=REGION_WINDOWS[1:]) -> list[np.ndarray]:
-    """The image cut to each (top, bottom, left, right) window, given as fractions of its sides."""
-    h, w = image.shape[:2]
-    out = []
-    for t, b, lft, r in windows:
-        y0, x0 = int(round(t * h)), int(round(lft * w))
-        out.append(image[y0:max(y0 + 1, int(round(b * h))), x0:max(x0 + 1, int(round(r * w)))])
-    return out
 
 
 def retrieve_topk(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, db_gray: np.ndarray,

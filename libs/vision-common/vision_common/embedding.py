@@ -221,15 +221,26 @@ class EfficientNetLite0Embedder(_TorchEmbedder):
         return pool_windows(fmap)
 
 
-def pool_windows(fmap: np.ndarray, windows=REGION_WINDOWS) -> np.ndarray:
-    """(N, C, h, w) activations -> (N, len(windows), C): the mean over each window."""
-    h, w = fmap.shape[2:]
+def window_slices(h: int, w: int, windows=REGION_WINDOWS) -> list[tuple[slice, slice]]:
+    """(rows, columns) of each (top, bottom, left, right) window of an h x w grid, at least one
+    cell each."""
     out = []
     for t, b, lft, r in windows:
-        y0, y1 = int(round(t * h)), max(int(round(t * h)) + 1, int(round(b * h)))
-        x0, x1 = int(round(lft * w)), max(int(round(lft * w)) + 1, int(round(r * w)))
-        out.append(fmap[:, :, y0:y1, x0:x1].mean(axis=(2, 3)))
-    return np.stack(out, axis=1)
+        y0, x0 = int(round(t * h)), int(round(lft * w))
+        out.append((slice(y0, max(y0 + 1, int(round(b * h)))), slice(x0, max(x0 + 1, int(round(r * w))))))
+    return out
+
+
+def pool_windows(fmap: np.ndarray, windows=REGION_WINDOWS) -> np.ndarray:
+    """(N, C, h, w) activations -> (N, len(windows), C): the mean over each window."""
+    return np.stack([fmap[:, :, ys, xs].mean(axis=(2, 3)) for ys, xs in window_slices(*fmap.shape[2:], windows)],
+                    axis=1)
+
+
+def crop_windows(image: np.ndarray, windows=REGION_WINDOWS[1:]) -> list[np.ndarray]:
+    """The image cut to each window (the quadrants by default): the same windows as
+    ``pool_windows``, taken from the pixels instead of a forward pass's activation map."""
+    return [image[ys, xs] for ys, xs in window_slices(*image.shape[:2], windows)]
 
 
 def _normalisation(path: Path, mean: list[float], std: list[float]) -> tuple[np.ndarray, np.ndarray]:
