@@ -4,7 +4,8 @@ the nearest few of each region of the keyframe (``retrieve_with_regions``).
 The matcher service does the same through vector-index with pgvector HNSW (two ``<=>`` queries,
 max per image); this numpy version is exact and is what tests and the bench use. The regions'
 vectors come from the first pass (``first_pass``): pooled from its forward pass over the whole
-frame, or, for the keyframes it keeps, each window cut out and embedded as an image of its own.
+frame and, for the keyframes it keeps when asked, each window also cut out and embedded as an
+image of its own.
 """
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def best_similarity(q_rgb: np.ndarray, q_gray: np.ndarray, db_rgb: np.ndarray, d
 class FirstPassResult:
     """What the first pass learns of a batch of keyframes: each one's best similarity to the
     catalog (``sims``, (N,)) and the vectors of its regions (``region_rgb``/``region_gray``,
-    (N, R, dim): the four quadrants, none for models without a spatial map unless cut out),
-    which retrieval searches again for candidates per region."""
+    (N, R, dim): the four quadrants pooled, none for models without a spatial map, then, where
+    they are cut out, the four quadrants cut out), which retrieval searches again for candidates
+    per region."""
 
     sims: np.ndarray
     region_rgb: np.ndarray
@@ -48,11 +50,12 @@ def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: 
     keyframe is not segmented yet; a shelf of four products is far from each one's catalog image
     as a whole, and near it in the quadrant that holds it.
 
-    With ``crop_from``, a keyframe whose similarity reaches it (one the job goes on with) gets
-    its region vectors from its windows cut out and embedded on their own (``crop_windows``)
-    instead of pooled from the frame's forward pass: a pooled window still sees the whole frame
-    (the network's receptive field spans it), so a package beside three crates of produce stays
-    near produce. It costs a forward pass per window, paid only for the keyframes kept."""
+    With ``crop_from``, a keyframe whose similarity reaches it (one the job goes on with) also
+    gets its windows cut out and embedded on their own (``crop_windows``), as regions after the
+    pooled ones: a pooled window still sees the whole frame (the network's receptive field spans
+    it), so a package beside three crates of produce stays near produce, while the pooled window's
+    context is what finds some other products; retrieval asks both. It costs a forward pass per
+    window and view, paid only for the keyframes kept."""
     if not images:
         return FirstPassResult(np.zeros(0), np.zeros((0, 0, 0), np.float32), np.zeros((0, 0, 0), np.float32))
     rgb, gray = embedder.embed_regions(images)
@@ -61,16 +64,16 @@ def first_pass(embedder, images: list[np.ndarray], db_rgb: np.ndarray, db_gray: 
     region_rgb, region_gray = rgb[:, 1:], gray[:, 1:]
     if crop_from is not None:
         windows = REGION_WINDOWS[1:]
-        if r == 1:  # a model without a spatial map: regions only where cut out
-            region_rgb, region_gray = (np.zeros((n, len(windows), d), np.float32) for _ in range(2))
-        else:
-            region_rgb, region_gray = region_rgb.copy(), region_gray.copy()
+        # the cut-out windows go after the pooled ones (a model without a spatial map has none);
+        # a dropped keyframe's rows stay zero: it is never stored nor searched
+        region_rgb, region_gray = (np.concatenate([pooled, np.zeros((n, len(windows), d), np.float32)], axis=1)
+                                   for pooled in (region_rgb, region_gray))
         kept = np.flatnonzero(sims >= crop_from)
         if len(kept):
             crops = [c for i in kept for c in crop_windows(images[i], windows)]
             c_rgb, c_gray = embedder.embed(crops, [None] * len(crops))
-            region_rgb[kept] = c_rgb.reshape(len(kept), len(windows), d)
-            region_gray[kept] = c_gray.reshape(len(kept), len(windows), d)
+            region_rgb[kept, r - 1:] = c_rgb.reshape(len(kept), len(windows), d)
+            region_gray[kept, r - 1:] = c_gray.reshape(len(kept), len(windows), d)
     return FirstPassResult(sims, np.ascontiguousarray(region_rgb), np.ascontiguousarray(region_gray))
 
 

@@ -36,10 +36,11 @@ class MatchSettings(BaseSettings):
     # candidates verified (that curve has no knee); a cost knob (docs/quality.md, "Candidates
     # per region").
     retrieval_region_k: int = 5
-    # Where those region vectors come from, for the keyframes the first pass keeps: true, each
-    # quadrant cut out and embedded on its own (four more forward passes per kept keyframe);
-    # false, pooled from the first pass's one forward pass over the whole frame (free, but each
-    # window still sees the whole frame). docs/quality.md, "Round 10": off until its cost is paid for.
+    # Which region vectors the keyframes the first pass keeps have: false, the quadrants pooled
+    # from the first pass's one forward pass over the whole frame (free, but each window still
+    # sees the whole frame); true, those and then each quadrant cut out and embedded on its own
+    # (eight more forward passes per kept keyframe, two views). docs/quality.md, "Round 11": off
+    # until its cost is paid for.
     retrieval_region_crops: bool = False
     # Candidates below this cosine (max of rgb/gray) are not verified at all. The SPEC's 0.82 is
     # far too strict for an ImageNet embedder on masked crops (a true pair often scores 0.5-0.7),

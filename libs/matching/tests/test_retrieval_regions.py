@@ -65,11 +65,11 @@ def test_a_small_blurred_product_on_a_shelf_of_three_is_retrieved_by_its_region(
 
 
 def test_kept_keyframes_get_their_windows_cut_out_and_embedded(grocery, models_dir):
-    """RETRIEVAL_REGION_CROPS: a keyframe the first pass keeps gets region vectors of its windows
-    cut out and embedded on their own; one it drops keeps the pooled ones (never stored). On 2x2
-    shelves of a store photo of a package beside three crates of vegetables (the grid set's
-    shelves), the package's catalog image ranks nearer the top in its cut-out quadrant than in
-    the pooled one, whose window still sees the vegetables."""
+    """RETRIEVAL_REGION_CROPS: a keyframe the first pass keeps gets, after its pooled region
+    vectors, those of its windows cut out and embedded on their own; one it drops gets nothing
+    more (it is never stored). On 2x2 shelves of a store photo of a package beside three crates of
+    vegetables (the grid set's shelves), the package's catalog image ranks nearer the top in its
+    cut-out quadrant than in the pooled one, whose window still sees the vegetables."""
     from matching.retrieval import crop_windows
     from vision_common.embedding import build_embedder
     from vision_common.settings import VisionSettings
@@ -93,19 +93,25 @@ def test_kept_keyframes_get_their_windows_cut_out_and_embedded(grocery, models_d
     cut = first_pass(embedder, shelves, db_rgb, db_gray, crop_from=keep_from)
     kept = pooled.sims >= keep_from
     assert np.array_equal(cut.sims, pooled.sims) and 0 < kept.sum() < len(shelves)
-    assert np.allclose(cut.region_rgb[~kept], pooled.region_rgb[~kept])  # dropped: pooled, as before
+    assert cut.region_rgb.shape[1] == 8  # four pooled windows, then the same four cut out
+    assert np.allclose(cut.region_rgb[:, :4], pooled.region_rgb) and np.allclose(cut.region_gray[:, :4],
+                                                                                pooled.region_gray)
+    assert not cut.region_rgb[~kept, 4:].any()  # dropped: nothing cut out
     i = int(np.flatnonzero(kept)[0])
     c_rgb, c_gray = embedder.embed(crop_windows(shelves[i]), [None] * 4)
-    assert np.allclose(cut.region_rgb[i], c_rgb, atol=1e-5) and np.allclose(cut.region_gray[i], c_gray, atol=1e-5)
-    assert not np.allclose(cut.region_rgb[i], pooled.region_rgb[i], atol=1e-2)
+    assert np.allclose(cut.region_rgb[i, 4:], c_rgb, atol=1e-5)
+    assert np.allclose(cut.region_gray[i, 4:], c_gray, atol=1e-5)
+    assert not np.allclose(cut.region_rgb[i, 4:], pooled.region_rgb[i], atol=1e-2)
 
-    def ranks(fp):  # where each shelf's own catalog image ranks in its top-left quadrant
-        sim = np.maximum(fp.region_rgb[:, 0] @ db_rgb.T, fp.region_gray[:, 0] @ db_gray.T)
+    def ranks(fp, window):  # where each shelf's own catalog image ranks in one of its regions
+        sim = np.maximum(fp.region_rgb[:, window] @ db_rgb.T, fp.region_gray[:, window] @ db_gray.T)
         return np.array([(sim[k] > sim[k, k]).sum() for k in range(len(classes))])
 
     every = first_pass(embedder, shelves, db_rgb, db_gray, crop_from=-1.0)
-    assert ranks(every).mean() < 0.75 * ranks(pooled).mean()
-    assert np.median(ranks(every)) < np.median(ranks(pooled))
+    top_left_pooled, top_left_cut = ranks(every, 0), ranks(every, 4)
+    assert np.array_equal(top_left_pooled, ranks(pooled, 0))
+    assert top_left_cut.mean() < 0.75 * top_left_pooled.mean()
+    assert np.median(top_left_cut) < np.median(top_left_pooled)
 
 
 def test_crop_windows_follow_the_region_windows():

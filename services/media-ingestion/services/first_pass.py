@@ -11,8 +11,8 @@ FIRST_PASS_MIN_SIM = -1, every keyframe goes on: a slow catalog costs time, neve
 
 The quadrant vectors of a kept keyframe are stored (``frame_regions``): retrieval asks them for
 candidates per region. By default they are pooled from the first pass's forward pass, at no
-further model cost; with RETRIEVAL_REGION_CROPS=true each quadrant of a kept keyframe is cut out
-and embedded on its own (four more forward passes).
+further model cost; with RETRIEVAL_REGION_CROPS=true each quadrant of a kept keyframe is also cut
+out and embedded on its own, stored after them (eight more forward passes: two views of four).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class FirstPass:
         self.min_sim = min_sim
         self.wait_s = wait_s
         self.poll_s = poll_s
-        self.region_crops = region_crops  # kept keyframes' regions cut out and embedded on their own
+        self.region_crops = region_crops  # kept keyframes' regions also cut out and embedded on their own
         self._catalogs: OrderedDict[str, tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
 
     @property

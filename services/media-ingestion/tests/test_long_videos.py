@@ -161,8 +161,9 @@ async def test_the_first_pass_sends_on_only_what_looks_like_the_catalog(start_se
 
 async def test_with_region_crops_a_kept_keyframes_quadrants_are_cut_out_and_embedded(
         start_service, event_sink, db_pool, bus_settings, tmp_path, cartons):
-    """RETRIEVAL_REGION_CROPS=true: the stored region vectors of a kept keyframe are its quadrants
-    cut out and embedded on their own, not the windows pooled from the whole frame's pass."""
+    """RETRIEVAL_REGION_CROPS=true: a kept keyframe's stored region vectors are the windows pooled
+    from the whole frame's pass (regions 1-4) and then its quadrants cut out and embedded on their
+    own (regions 5-8)."""
     from matching.retrieval import crop_windows
     from vision_common.embedding import build_embedder
     from vision_common.image_io import read_image
@@ -183,12 +184,14 @@ async def test_with_region_crops_a_kept_keyframes_quadrants_are_cut_out_and_embe
     regions = await db_pool.fetch(
         "SELECT fr.region, fr.emb_rgb, fr.emb_gray, vf.local_path FROM frame_regions fr "
         "JOIN video_frames vf USING (frame_id) WHERE vf.video_id = 'crops-with-cartons' ORDER BY frame_id, region")
-    assert len(regions) == 4 * total
+    assert len(regions) == 8 * total and [r["region"] for r in regions[:8]] == list(range(1, 9))
     image = read_image(str(Path(bus_settings.data_root) / regions[0]["local_path"]))
     embedder = build_embedder(VisionSettings())
-    want_rgb, want_gray = embedder.embed(crop_windows(image), [None] * 4)
-    pooled_rgb, _ = embedder.embed_regions([image])
-    for r in regions[:4]:
+    cut_rgb, cut_gray = embedder.embed(crop_windows(image), [None] * 4)
+    pooled_rgb, pooled_gray = embedder.embed_regions([image])
+    want_rgb = np.concatenate([pooled_rgb[0, 1:], cut_rgb])
+    want_gray = np.concatenate([pooled_gray[0, 1:], cut_gray])
+    for r in regions[:8]:
         np.testing.assert_allclose(r["emb_rgb"].to_numpy(), want_rgb[r["region"] - 1], atol=1e-4)
         np.testing.assert_allclose(r["emb_gray"].to_numpy(), want_gray[r["region"] - 1], atol=1e-4)
-    assert not np.allclose(regions[0]["emb_rgb"].to_numpy(), pooled_rgb[0, 1], atol=1e-2)
+    assert not np.allclose(cut_rgb[0], pooled_rgb[0, 1], atol=1e-2)
