@@ -70,7 +70,7 @@ def test_kept_keyframes_get_their_windows_cut_out_and_embedded(grocery, models_d
     more (it is never stored). On 2x2 shelves of a store photo of a package beside three crates of
     vegetables (the grid set's shelves), the package's catalog image ranks nearer the top in its
     cut-out quadrant than in the pooled one, whose window still sees the vegetables."""
-    from matching.retrieval import crop_windows
+    from vision_common.embedding import crop_windows
     from vision_common.embedding import build_embedder
     from vision_common.settings import VisionSettings
 
@@ -115,7 +115,7 @@ def test_kept_keyframes_get_their_windows_cut_out_and_embedded(grocery, models_d
 
 
 def test_crop_windows_follow_the_region_windows():
-    from matching.retrieval import crop_windows
+    from vision_common.embedding import crop_windows
 
     img = np.arange(70 * 140 * 3, dtype=np.uint32).reshape(70, 140, 3).astype(np.uint8)
     tl, tr, bl, br = crop_windows(img)

@@ -164,7 +164,7 @@ async def test_with_region_crops_a_kept_keyframes_quadrants_are_cut_out_and_embe
     """RETRIEVAL_REGION_CROPS=true: a kept keyframe's stored region vectors are the windows pooled
     from the whole frame's pass (regions 1-4) and then its quadrants cut out and embedded on their
     own (regions 5-8)."""
-    from matching.retrieval import crop_windows
+    from vision_common.embedding import crop_windows
     from vision_common.embedding import build_embedder
     from vision_common.image_io import read_image
     from vision_common.settings import VisionSettings
